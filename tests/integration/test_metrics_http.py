@@ -212,3 +212,27 @@ def test_ipv6_listen():
         assert d.get("/healthz")[0] == 200
     finally:
         d.stop()
+
+
+def docs_text():
+    with open(os.path.join(ROOT, "docs", "metrics.md")) as f:
+        return f.read()
+
+
+def test_docs_list_every_metric():
+    text = docs_text()
+    for name in catalog_names():
+        assert f"`{name}`" in text, f"{name} missing from docs/metrics.md"
+
+
+def test_docs_alert_rules_pass_promtool(tmp_path):
+    if not os.path.exists(PROMTOOL):
+        pytest.skip("promtool not installed")
+    m = re.search(r"```yaml\n(.*?)```", docs_text(), re.DOTALL)
+    assert m
+    rules = tmp_path / "rules.yml"
+    rules.write_text(m.group(1))
+    r = subprocess.run([PROMTOOL, "check", "rules", str(rules)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stdout
