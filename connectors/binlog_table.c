@@ -415,6 +415,7 @@ static int parse_optional(struct binlog_table *t, const uint8_t *p,
                                         bad = 1;
                                         break;
                                 }
+                                free(s->cols[i].name); /* repeated field */
                                 s->cols[i].name =
                                         xstrndup((const char *)f, (size_t)n);
                                 f += n;
@@ -441,6 +442,10 @@ static int parse_optional(struct binlog_table *t, const uint8_t *p,
                 }
                 case OM_SIMPLE_PRIMARY_KEY:
                 case OM_PRIMARY_KEY_WITH_PREFIX:
+                        if (t->has_pk) {
+                                bad = 1; /* one primary key, once */
+                                break;
+                        }
                         while (f < fend) {
                                 uint64_t idx, prefix;
                                 if (binlog_read_packed(&f, fend, &idx) ||
