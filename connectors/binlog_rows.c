@@ -292,24 +292,13 @@ static void put_epoch(struct buf *out, uint64_t secs, uint32_t usec, int fsp)
         put_frac(out, usec, fsp);
 }
 
-/* UUID: MariaDB stores time-based (version 1-5, variant 1) UUIDs with
- * their segments swapped so that they sort by time; others as text
- * order. Formats the canonical text form. */
-static void put_uuid(struct buf *out, const uint8_t *rec)
+/* UUID: the row image carries the 16 bytes in text order (measured on
+ * MariaDB 10.11 for versions 0-7 and every variant; the server's
+ * index-friendly ordering lives in its comparison, not in the record).
+ * The type test compares against SELECT, so a server that changes this
+ * fails loudly there. */
+static void put_uuid(struct buf *out, const uint8_t *u)
 {
-        uint8_t u[16];
-        /* Record order for RFC 4122 UUIDs is node-independent time order:
-         * [6..7][4..5][0..3][8..9][10..15] of the text order. */
-        bool swapped = (rec[6] & 0xC0) == 0x80 && rec[0] >= 0x01 &&
-                       rec[0] <= 0x5F;
-        if (swapped) {
-                memcpy(u + 0, rec + 4, 4);
-                memcpy(u + 4, rec + 2, 2);
-                memcpy(u + 6, rec + 0, 2);
-                memcpy(u + 8, rec + 8, 8);
-        } else {
-                memcpy(u, rec, 16);
-        }
         static const char hex[] = "0123456789abcdef";
         buf_reserve(out, 36);
         for (int i = 0; i < 16; i++) {
@@ -361,13 +350,17 @@ static int decode_string(struct cursor *cur, const struct binlog_column *c,
         switch (ft) {
         case FERRY_T_UUID:
         case FERRY_T_INET6: {
-                if (n != 16)
+                /* Fixed 16 bytes whose trailing zeros the row image
+                 * strips, as for BINARY(16). */
+                uint8_t rec[16] = {0};
+                if (n > 16)
                         return -1;
+                memcpy(rec, data, (size_t)n);
                 size_t start = s->len;
                 if (ft == FERRY_T_UUID)
-                        put_uuid(s, data);
+                        put_uuid(s, rec);
                 else
-                        put_inet6(s, data);
+                        put_inet6(s, rec);
                 set_text(v, start, s, FERRY_V_TEXT);
                 return 0;
         }

@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The binlog source under interruption and schema change: resume from a
+saved GTID, survive a killed dump thread, follow or refuse DDL."""
+import time
+
+import pytest
+
+from tests.conftest import binary
+from tests.harness.ferry import PrintEvents, write_config
+
+
+def start(db, tmp_path, tables="t%", start="now", name="ferryd.conf"):
+    cfg = write_config(str(tmp_path / name), db.server, db.name,
+                       tables=tables, start=start)
+    pe = PrintEvents(binary("ferryd"), cfg)
+    pe.wait_ready()
+    return pe
+
+
+def ids_of(events):
+    return [e["after"]["id"] if e["after"] else e["before"]["id"]
+            for e in events]
+
+
+def test_resume_from_saved_gtid(db, tmp_path):
+    db.execute("CREATE TABLE t1 (id INT PRIMARY KEY, v VARCHAR(20))")
+    c = db.connect()
+    cur = c.cursor()
+    first = start(db, tmp_path)
+    try:
+        for i in range(1, 201):
+            cur.execute("INSERT INTO t1 VALUES (%s, 'a')", (i,))
+        got = first.take(50)
+        assert first.stop() == 0
+        got += first.drain()
+        saved = first.stopped_gtid()
+        assert saved, "ferryd did not log the position it stopped at"
+    finally:
+        first.__exit__(None, None, None)
+    # Changes made while ferry is down must arrive after the restart.
+    cur.execute("BEGIN")
+    for i in range(201, 401):
+        cur.execute("INSERT INTO t1 VALUES (%s, 'b')", (i,))
+    cur.execute("COMMIT")
+    with start(db, tmp_path, start=f"gtid:{saved}", name="b.conf") as second:
+        rest = second.take(400 - len(got))
+        assert second.drain(quiet=1.0) == []
+    all_ids = ids_of(got) + ids_of(rest)
+    assert sorted(all_ids) == list(range(1, 401)), "missed or repeated"
+    # A transaction is never split across the stop.
+    assert len(set(e["source"]["gtid"] for e in got) &
+               set(e["source"]["gtid"] for e in rest)) == 0
+    c.close()
+
+
+def dump_threads(server):
+    return [r[0] for r in server.query(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE "
+        "'Binlog Dump%%' AND USER = %s", (server.repl_user,))]
+
+
+def test_reconnects_after_dump_thread_killed(db, tmp_path):
+    db.execute("CREATE TABLE t2 (id INT PRIMARY KEY, pad TEXT)")
+    with start(db, tmp_path) as pe:
+        c = db.connect()
+        cur = c.cursor()
+        for i in range(1, 51):
+            cur.execute("INSERT INTO t2 VALUES (%s, 'x')", (i,))
+        before = pe.take(50)
+        # A large transaction, with the dump thread killed while it is
+        # being read: rows already delivered must not repeat.
+        cur.execute("BEGIN")
+        cur.executemany("INSERT INTO t2 VALUES (%s, REPEAT('y', 200))",
+                        [(i,) for i in range(51, 20051)])
+        cur.execute("COMMIT")
+        killed = 0
+        for tid in dump_threads(db.server):
+            db.server.execute_root(f"KILL {tid}")
+            killed += 1
+        assert killed >= 1
+        for i in range(20051, 20101):
+            cur.execute("INSERT INTO t2 VALUES (%s, 'z')", (i,))
+        after = pe.take(20050, timeout=60)
+        assert pe.drain(quiet=1.0) == []
+        c.close()
+        assert sorted(ids_of(before + after)) == list(range(1, 20101))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+                "reconnecting" in l for l in pe.stderr):
+            time.sleep(0.1)
+        assert any("reconnecting" in l for l in pe.stderr), pe.stderr[-5:]
+
+
+def test_add_column_is_followed(db, tmp_path):
+    db.execute("CREATE TABLE t3 (id INT PRIMARY KEY, a INT)")
+    with start(db, tmp_path) as pe:
+        db.execute("INSERT INTO t3 VALUES (1, 1)",
+                   "ALTER TABLE t3 ADD COLUMN b JSON",
+                   "INSERT INTO t3 VALUES (2, 2, '{\"k\":  1}')")
+        e1, e2 = pe.take(2)
+        assert "b" not in e1["after"]
+        assert e2["after"] == {"id": 2, "a": 2, "b": '{"k":  1}'}
+        assert pe.proc.poll() is None
+
+
+def test_unfollowable_ddl_stops_with_clear_error(db, tmp_path):
+    db.execute("CREATE TABLE t4 (id INT PRIMARY KEY, a INT, b INT)")
+    with start(db, tmp_path) as pe:
+        db.execute("INSERT INTO t4 VALUES (1, 1, 1)",
+                   "ALTER TABLE t4 DROP COLUMN a")
+        pe.take(1)
+        pe.proc.wait(15)
+        assert pe.proc.returncode != 0
+        err = "".join(pe.stderr)
+        gtid = db.server.gtid_binlog_pos()
+        assert f"{db.name}.t4" in err and "DROP COLUMN a" in err
+        assert gtid in err, err
+
+
+def test_table_without_primary_key_is_refused(db, tmp_path):
+    db.execute("CREATE TABLE t5 (a INT, b INT)")
+    with start(db, tmp_path) as pe:
+        db.execute("INSERT INTO t5 VALUES (1, 1)")
+        pe.proc.wait(15)
+        assert pe.proc.returncode != 0
+        assert "no primary key" in "".join(pe.stderr)
+
+
+def test_unwatched_tables_and_patterns(db, tmp_path):
+    db.execute("CREATE TABLE clerk_sync_a (id INT PRIMARY KEY)",
+               "CREATE TABLE clerk_syncXb (id INT PRIMARY KEY)",
+               "CREATE TABLE other (id INT PRIMARY KEY)")
+    with start(db, tmp_path, tables=r"clerk\_sync\_%, other") as pe:
+        db.execute("INSERT INTO clerk_syncXb VALUES (1)",
+                   "INSERT INTO clerk_sync_a VALUES (2)",
+                   "INSERT INTO other VALUES (3)")
+        evs = pe.take(2)
+        assert [e["source"]["table"] for e in evs] == ["clerk_sync_a", "other"]
+        assert pe.drain(quiet=1.0) == []
