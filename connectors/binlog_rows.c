@@ -217,8 +217,8 @@ static int decode_time2(struct cursor *cur, int fsp, struct buf *out)
          * one second from the integer part. */
         int64_t packed;
         if (n == 3) {
-                /* 6 bytes in all: one big-endian number. */
-                packed = ((intpart << 24) | raw);
+                /* 6 bytes in all: one big-endian number, offset once. */
+                packed = intpart * (1LL << 24) + raw;
         } else {
                 if (intpart < 0 && raw) {
                         intpart++;

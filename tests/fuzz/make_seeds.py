@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Writes seed inputs for fuzz_rows: valid table maps with row images of
 several column types, so the fuzzer starts from deep inside the decoder.
-Run: python3 tests/fuzz/make_seeds.py tests/fuzz/corpus/rows"""
+Run: python3 tests/fuzz/make_seeds.py tests/fuzz/corpus/fuzz_rows"""
 import os
 import struct
 import sys
@@ -38,6 +38,10 @@ def table_map(cols):
     if chars:
         opt += tlv(3, b"".join(packed(c[4]) for c in chars))
     opt += tlv(4, b"".join(packed(len(c[0])) + c[0].encode() for c in cols))
+    enums = [c for c in cols if c[1] == 254 and c[2][:1] == b"\xf7"]
+    if enums:
+        opt += tlv(6, b"".join(packed(2) + b"\x01a\x02bc" for _ in enums))
+        opt += tlv(10, packed(8))
     opt += tlv(8, packed(0))
     return body + opt
 
