@@ -33,14 +33,12 @@ static int on_event(struct ferry_event *ev, void *opaque)
                 c->rows++;
                 if (c->encode) {
                         char err[256];
-                        json_t *j = event_json_envelope(ev, &c->jo, 0, err,
-                                                        sizeof(err));
                         buf_reset(&c->out);
-                        if (!j || event_json_dump(j, &c->out))
+                        if (event_json_write(ev, &c->jo, 0, &c->out, err,
+                                             sizeof(err)))
                                 rc = FERRY_ERR_DATA;
                         else if (c->print)
                                 printf("%s\n", buf_cstr(&c->out));
-                        json_decref(j);
                 }
         } else if (ev->kind == FERRY_EV_COMMIT &&
                    ev->pos.gtid.domain == c->stop.domain &&

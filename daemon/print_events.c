@@ -59,16 +59,14 @@ static int flush_tx(struct printer *pr)
                 struct ferry_event *ev = pr->head;
                 pr->head = ev->next;
                 if (!rc) {
-                        json_t *j = event_json_envelope(ev, &pr->jopts, now,
-                                                        err, sizeof(err));
-                        if (!j) {
+                        size_t mark = pr->line.len;
+                        if (event_json_write(ev, &pr->jopts, now, &pr->line,
+                                             err, sizeof(err))) {
+                                pr->line.len = mark;
                                 log_error("cannot encode event: %s", err);
                                 rc = FERRY_ERR_DATA;
                         } else {
-                                if (event_json_dump(j, &pr->line))
-                                        rc = FERRY_ERR_DATA;
                                 buf_putc(&pr->line, '\n');
-                                json_decref(j);
                         }
                 }
                 ferry_event_free(ev);
