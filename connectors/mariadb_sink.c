@@ -1,0 +1,625 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * MariaDB sink; see mariadb_sink.h.
+ */
+#include "connectors/mariadb_sink.h"
+#include "common/base64.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+#include <errmsg.h>
+#include <inttypes.h>
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A statement is sent once it holds this many rows or bytes. */
+#define SINK_MAX_ROWS 2000
+#define SINK_MAX_BYTES (4u << 20)
+
+struct target_col {
+        char *name;
+        bool binary;   /* binary/varbinary/blob: JSON carries base64 */
+        bool geometry; /* JSON carries base64 WKB */
+        bool pk;
+};
+
+struct target_table {
+        char *name;
+        struct target_col *cols;
+        size_t ncols;
+        size_t npk;
+};
+
+enum pending_kind { PEND_NONE, PEND_UPSERT, PEND_DELETE };
+
+struct mariadb_sink {
+        MYSQL *my;
+        char *pipeline;
+        struct target_table *tables;
+        size_t ntables;
+        bool in_tx;
+
+        enum pending_kind pend;
+        struct target_table *pend_table;
+        char **pend_cols; /* upsert column list, in the rows' order */
+        size_t pend_ncols;
+        size_t pend_rows;
+        struct buf sql;
+        struct buf tmp;
+        struct mariadb_sink_stats stats;
+};
+
+static const char *const offsets_ddl[] = {
+        "CREATE DATABASE IF NOT EXISTS ferry",
+        "CREATE TABLE IF NOT EXISTS ferry.offsets ("
+        " pipeline VARCHAR(191) NOT NULL,"
+        " part VARCHAR(191) NOT NULL,"
+        " position TEXT NOT NULL,"
+        " updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),"
+        " PRIMARY KEY (pipeline, part)) ENGINE=InnoDB",
+};
+
+/* Why these session settings: foreign keys are not checked because the
+ * tables of one source transaction may be applied by different workers
+ * in any order (as MariaDB replication does; the source already checked
+ * them); strict mode so a value the target cannot hold is an error, not
+ * a silent truncation; NO_AUTO_VALUE_ON_ZERO so an id of 0 stays 0;
+ * UTC so TIMESTAMP text means what the source meant. */
+static const char *const session_setup =
+        "SET SESSION foreign_key_checks = 0, time_zone = '+00:00', "
+        "sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,"
+        "NO_ENGINE_SUBSTITUTION', autocommit = 1";
+
+int mariadb_sink_new(const struct db_endpoint *ep, const char *pipeline,
+                     struct mariadb_sink **sinkp, char *errstr,
+                     size_t errstr_size)
+{
+        struct mariadb_sink *sink;
+        MYSQL *my;
+        int rc;
+
+        *sinkp = NULL;
+        if ((rc = db_connect(&my, ep, 60, errstr, errstr_size)))
+                return rc;
+        if ((rc = db_exec(my, session_setup, errstr, errstr_size)))
+                goto fail;
+        for (size_t i = 0; i < sizeof(offsets_ddl) / sizeof(*offsets_ddl);
+             i++)
+                if ((rc = db_exec(my, offsets_ddl[i], errstr, errstr_size)))
+                        goto fail;
+        sink = xcalloc(1, sizeof(*sink));
+        sink->my = my;
+        sink->pipeline = xstrdup(pipeline);
+        buf_init(&sink->sql);
+        buf_init(&sink->tmp);
+        *sinkp = sink;
+        return 0;
+fail:
+        mysql_close(my);
+        return rc;
+}
+
+static void free_pending_cols(struct mariadb_sink *sink)
+{
+        for (size_t i = 0; i < sink->pend_ncols; i++)
+                free(sink->pend_cols[i]);
+        free(sink->pend_cols);
+        sink->pend_cols = NULL;
+        sink->pend_ncols = 0;
+}
+
+void mariadb_sink_free(struct mariadb_sink *sink)
+{
+        if (!sink)
+                return;
+        if (sink->my)
+                mysql_close(sink->my);
+        for (size_t i = 0; i < sink->ntables; i++) {
+                for (size_t c = 0; c < sink->tables[i].ncols; c++)
+                        free(sink->tables[i].cols[c].name);
+                free(sink->tables[i].cols);
+                free(sink->tables[i].name);
+        }
+        free(sink->tables);
+        free_pending_cols(sink);
+        buf_free(&sink->sql);
+        buf_free(&sink->tmp);
+        free(sink->pipeline);
+        free(sink);
+}
+
+const struct mariadb_sink_stats *mariadb_sink_stats(
+        const struct mariadb_sink *sink)
+{
+        return &sink->stats;
+}
+
+static void put_ident(struct buf *b, const char *name)
+{
+        /* Backquote, doubling embedded backquotes: a hostile name from a
+         * mapping file cannot leave the identifier. */
+        buf_putc(b, '`');
+        for (const char *p = name; *p; p++) {
+                if (*p == '`')
+                        buf_putc(b, '`');
+                buf_putc(b, *p);
+        }
+        buf_putc(b, '`');
+}
+
+static void put_quoted(struct mariadb_sink *sink, struct buf *b,
+                       const char *s, size_t n)
+{
+        buf_reserve(b, 2 * n + 3);
+        b->data[b->len++] = '\'';
+        b->len += mysql_real_escape_string(sink->my, b->data + b->len, s,
+                                           (unsigned long)n);
+        b->data[b->len++] = '\'';
+}
+
+static int sql_error(struct mariadb_sink *sink, const char *what,
+                     char *errstr, size_t errstr_size)
+{
+        unsigned int e = mysql_errno(sink->my);
+        snprintf(errstr, errstr_size, "%s: %s (%u)", what,
+                 mysql_error(sink->my), e);
+        if (e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST ||
+            e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
+            e >= 2000 || e == 1213 /* deadlock */ ||
+            e == 1205 /* lock wait timeout */ || e == 1927 /* killed */)
+                return FERRY_ERR_RETRY;
+        return FERRY_ERR_DATA;
+}
+
+static int run(struct mariadb_sink *sink, const char *sql, size_t len,
+               char *errstr, size_t errstr_size)
+{
+        if (mysql_real_query(sink->my, sql, (unsigned long)len))
+                return sql_error(sink, "applying to target", errstr,
+                                 errstr_size);
+        sink->stats.statements++;
+        return 0;
+}
+
+static struct target_table *load_table(struct mariadb_sink *sink,
+                                       const char *name, char *errstr,
+                                       size_t errstr_size)
+{
+        for (size_t i = 0; i < sink->ntables; i++)
+                if (!strcmp(sink->tables[i].name, name))
+                        return &sink->tables[i];
+
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_KEY FROM "
+                     "information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                     "DATABASE() AND TABLE_NAME = ");
+        put_quoted(sink, &q, name, strlen(name));
+        buf_puts(&q, " ORDER BY ORDINAL_POSITION");
+        if (mysql_real_query(sink->my, q.data, (unsigned long)q.len)) {
+                sql_error(sink, "reading target columns", errstr,
+                          errstr_size);
+                buf_free(&q);
+                return NULL;
+        }
+        buf_free(&q);
+        MYSQL_RES *res = mysql_store_result(sink->my);
+        if (!res) {
+                sql_error(sink, "reading target columns", errstr,
+                          errstr_size);
+                return NULL;
+        }
+        size_t n = (size_t)mysql_num_rows(res);
+        if (n == 0) {
+                mysql_free_result(res);
+                snprintf(errstr, errstr_size,
+                         "target table %s does not exist in the sink "
+                         "database (create it first: the new apps' "
+                         "migrations, or schemas/event_finder/new.sql)",
+                         name);
+                return NULL;
+        }
+        sink->tables = xrealloc(sink->tables,
+                                (sink->ntables + 1) * sizeof(*sink->tables));
+        struct target_table *t = &sink->tables[sink->ntables++];
+        t->name = xstrdup(name);
+        t->cols = xcalloc(n, sizeof(*t->cols));
+        t->ncols = n;
+        t->npk = 0;
+        MYSQL_ROW row;
+        for (size_t i = 0; (row = mysql_fetch_row(res)); i++) {
+                const char *type = row[1] ? row[1] : "";
+                t->cols[i].name = xstrdup(row[0]);
+                t->cols[i].binary = strstr(type, "binary") ||
+                                    strstr(type, "blob");
+                t->cols[i].geometry =
+                        !strcmp(type, "geometry") || !strcmp(type, "point") ||
+                        strstr(type, "linestring") ||
+                        strstr(type, "polygon") ||
+                        !strcmp(type, "geometrycollection") ||
+                        !strcmp(type, "multipoint");
+                t->cols[i].pk = row[2] && !strcmp(row[2], "PRI");
+                t->npk += t->cols[i].pk;
+        }
+        mysql_free_result(res);
+        if (!t->npk) {
+                snprintf(errstr, errstr_size,
+                         "target table %s has no primary key", name);
+                return NULL;
+        }
+        return t;
+}
+
+static const struct target_col *find_col(const struct target_table *t,
+                                         const char *name)
+{
+        for (size_t i = 0; i < t->ncols; i++)
+                if (!strcmp(t->cols[i].name, name))
+                        return &t->cols[i];
+        return NULL;
+}
+
+/* Appends one value as an SQL literal for column c. */
+static int put_literal(struct mariadb_sink *sink, struct buf *b,
+                       const struct target_table *t,
+                       const struct target_col *c, json_t *v, char *errstr,
+                       size_t errstr_size)
+{
+        char tmp[64];
+        switch (json_typeof(v)) {
+        case JSON_NULL:
+                buf_puts(b, "NULL");
+                return 0;
+        case JSON_TRUE:
+                buf_putc(b, '1');
+                return 0;
+        case JSON_FALSE:
+                buf_putc(b, '0');
+                return 0;
+        case JSON_INTEGER:
+                snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT,
+                         json_integer_value(v));
+                buf_puts(b, tmp);
+                return 0;
+        case JSON_REAL:
+                snprintf(tmp, sizeof(tmp), "%.17g", json_real_value(v));
+                buf_puts(b, tmp);
+                return 0;
+        case JSON_STRING:
+                break;
+        default: {
+                /* A constant default that is an object or array: its JSON
+                 * text (for JSON columns). */
+                char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                put_quoted(sink, b, s, strlen(s));
+                free(s);
+                return 0;
+        }
+        }
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (!c->binary && !c->geometry) {
+                put_quoted(sink, b, s, n);
+                return 0;
+        }
+        buf_reset(&sink->tmp);
+        if (base64_decode(s, n, &sink->tmp)) {
+                snprintf(errstr, errstr_size,
+                         "table %s column %s: value is not base64 (binary "
+                         "columns carry base64)",
+                         t->name, c->name);
+                return FERRY_ERR_DATA;
+        }
+        static const char hex[] = "0123456789abcdef";
+        if (c->geometry)
+                buf_puts(b, "ST_GeomFromWKB(");
+        buf_reserve(b, 2 * sink->tmp.len + 4);
+        if (sink->tmp.len == 0) {
+                buf_puts(b, "''");
+        } else {
+                buf_puts(b, "x'");
+                for (size_t i = 0; i < sink->tmp.len; i++) {
+                        uint8_t x = (uint8_t)sink->tmp.data[i];
+                        b->data[b->len++] = hex[x >> 4];
+                        b->data[b->len++] = hex[x & 15];
+                }
+                buf_putc(b, '\'');
+        }
+        if (c->geometry)
+                buf_putc(b, ')');
+        return 0;
+}
+
+static int flush(struct mariadb_sink *sink, char *errstr, size_t errstr_size)
+{
+        int rc = 0;
+        if (sink->pend == PEND_UPSERT) {
+                struct buf *b = &sink->sql;
+                buf_puts(b, " ON DUPLICATE KEY UPDATE ");
+                bool any = false;
+                for (size_t i = 0; i < sink->pend_ncols; i++) {
+                        const struct target_col *c =
+                                find_col(sink->pend_table, sink->pend_cols[i]);
+                        if (c->pk)
+                                continue;
+                        if (any)
+                                buf_putc(b, ',');
+                        put_ident(b, c->name);
+                        buf_puts(b, "=VALUES(");
+                        put_ident(b, c->name);
+                        buf_putc(b, ')');
+                        any = true;
+                }
+                if (!any) {
+                        put_ident(b, sink->pend_cols[0]);
+                        buf_putc(b, '=');
+                        put_ident(b, sink->pend_cols[0]);
+                }
+                rc = run(sink, b->data, b->len, errstr, errstr_size);
+                if (!rc)
+                        sink->stats.rows_upserted += sink->pend_rows;
+        } else if (sink->pend == PEND_DELETE) {
+                buf_putc(&sink->sql, ')');
+                rc = run(sink, sink->sql.data, sink->sql.len, errstr,
+                         errstr_size);
+                if (!rc)
+                        sink->stats.rows_deleted += sink->pend_rows;
+        }
+        sink->pend = PEND_NONE;
+        sink->pend_rows = 0;
+        buf_reset(&sink->sql);
+        free_pending_cols(sink);
+        return rc;
+}
+
+static int begin(struct mariadb_sink *sink, char *errstr, size_t errstr_size)
+{
+        if (sink->in_tx)
+                return 0;
+        if (mysql_query(sink->my, "START TRANSACTION"))
+                return sql_error(sink, "START TRANSACTION", errstr,
+                                 errstr_size);
+        sink->in_tx = true;
+        return 0;
+}
+
+static bool same_columns(struct mariadb_sink *sink, json_t *row)
+{
+        if (json_object_size(row) != sink->pend_ncols)
+                return false;
+        size_t i = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(row, k, v)
+        {
+                if (strcmp(k, sink->pend_cols[i++]))
+                        return false;
+        }
+        return true;
+}
+
+int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
+                        json_t *row, char *errstr, size_t errstr_size)
+{
+        struct target_table *t;
+        const char *k;
+        json_t *v;
+        int rc;
+
+        if (!json_is_object(row) || json_object_size(row) == 0) {
+                snprintf(errstr, errstr_size,
+                         "table %s: upsert of an empty row", table);
+                return FERRY_ERR_DATA;
+        }
+        if (!(t = load_table(sink, table, errstr, errstr_size)))
+                return FERRY_ERR_FATAL;
+        if ((rc = begin(sink, errstr, errstr_size)))
+                return rc;
+        if (sink->pend != PEND_UPSERT || sink->pend_table != t ||
+            !same_columns(sink, row) || sink->pend_rows >= SINK_MAX_ROWS ||
+            sink->sql.len >= SINK_MAX_BYTES) {
+                if ((rc = flush(sink, errstr, errstr_size)))
+                        return rc;
+        }
+        struct buf *b = &sink->sql;
+        if (sink->pend == PEND_NONE) {
+                sink->pend = PEND_UPSERT;
+                sink->pend_table = t;
+                sink->pend_cols = xcalloc(json_object_size(row),
+                                          sizeof(char *));
+                buf_puts(b, "INSERT INTO ");
+                put_ident(b, t->name);
+                buf_puts(b, " (");
+                json_object_foreach(row, k, v)
+                {
+                        if (!find_col(t, k)) {
+                                snprintf(errstr, errstr_size,
+                                         "target table %s has no column %s",
+                                         t->name, k);
+                                buf_reset(b);
+                                free_pending_cols(sink);
+                                sink->pend = PEND_NONE;
+                                return FERRY_ERR_DATA;
+                        }
+                        if (sink->pend_ncols)
+                                buf_putc(b, ',');
+                        put_ident(b, k);
+                        sink->pend_cols[sink->pend_ncols++] = xstrdup(k);
+                }
+                buf_puts(b, ") VALUES ");
+        } else {
+                buf_putc(b, ',');
+        }
+        buf_putc(b, '(');
+        size_t i = 0;
+        json_object_foreach(row, k, v)
+        {
+                if (i++)
+                        buf_putc(b, ',');
+                if ((rc = put_literal(sink, b, t, find_col(t, k), v, errstr,
+                                      errstr_size)))
+                        return rc;
+        }
+        buf_putc(b, ')');
+        sink->pend_rows++;
+        return 0;
+}
+
+int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
+                        json_t *key, char *errstr, size_t errstr_size)
+{
+        struct target_table *t;
+        const char *k;
+        json_t *v;
+        int rc;
+
+        if (!(t = load_table(sink, table, errstr, errstr_size)))
+                return FERRY_ERR_FATAL;
+        if (!json_is_object(key) || json_object_size(key) != t->npk) {
+                snprintf(errstr, errstr_size,
+                         "table %s: delete key does not name its %zu "
+                         "primary-key column(s)",
+                         t->name, t->npk);
+                return FERRY_ERR_DATA;
+        }
+        if ((rc = begin(sink, errstr, errstr_size)))
+                return rc;
+        if (sink->pend != PEND_DELETE || sink->pend_table != t ||
+            !same_columns(sink, key) || sink->pend_rows >= SINK_MAX_ROWS ||
+            sink->sql.len >= SINK_MAX_BYTES) {
+                if ((rc = flush(sink, errstr, errstr_size)))
+                        return rc;
+        }
+        struct buf *b = &sink->sql;
+        if (sink->pend == PEND_NONE) {
+                sink->pend = PEND_DELETE;
+                sink->pend_table = t;
+                sink->pend_cols = xcalloc(t->npk, sizeof(char *));
+                buf_puts(b, "DELETE FROM ");
+                put_ident(b, t->name);
+                buf_puts(b, " WHERE (");
+                json_object_foreach(key, k, v)
+                {
+                        const struct target_col *c = find_col(t, k);
+                        if (!c || !c->pk) {
+                                snprintf(errstr, errstr_size,
+                                         "table %s: %s is not a primary-key "
+                                         "column",
+                                         t->name, k);
+                                buf_reset(b);
+                                free_pending_cols(sink);
+                                sink->pend = PEND_NONE;
+                                return FERRY_ERR_DATA;
+                        }
+                        if (sink->pend_ncols)
+                                buf_putc(b, ',');
+                        put_ident(b, k);
+                        sink->pend_cols[sink->pend_ncols++] = xstrdup(k);
+                }
+                buf_puts(b, ") IN (");
+        } else {
+                buf_putc(b, ',');
+        }
+        buf_putc(b, '(');
+        size_t i = 0;
+        json_object_foreach(key, k, v)
+        {
+                if (i++)
+                        buf_putc(b, ',');
+                if ((rc = put_literal(sink, b, t, find_col(t, k), v, errstr,
+                                      errstr_size)))
+                        return rc;
+        }
+        buf_putc(b, ')');
+        sink->pend_rows++;
+        return 0;
+}
+
+int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
+                        const char *position, char *errstr,
+                        size_t errstr_size)
+{
+        int rc;
+        if ((rc = begin(sink, errstr, errstr_size)) ||
+            (rc = flush(sink, errstr, errstr_size)))
+                return rc;
+        struct buf *b = &sink->sql;
+        buf_puts(b, "INSERT INTO ferry.offsets (pipeline, part, position) "
+                    "VALUES (");
+        put_quoted(sink, b, sink->pipeline, strlen(sink->pipeline));
+        buf_putc(b, ',');
+        put_quoted(sink, b, partition, strlen(partition));
+        buf_putc(b, ',');
+        put_quoted(sink, b, position, strlen(position));
+        buf_puts(b, ") ON DUPLICATE KEY UPDATE position = VALUES(position), "
+                    "updated_at = CURRENT_TIMESTAMP(6)");
+        rc = run(sink, b->data, b->len, errstr, errstr_size);
+        buf_reset(b);
+        if (rc)
+                return rc;
+        if (mysql_query(sink->my, "COMMIT"))
+                return sql_error(sink, "COMMIT", errstr, errstr_size);
+        sink->in_tx = false;
+        sink->stats.batches++;
+        return 0;
+}
+
+void mariadb_sink_rollback(struct mariadb_sink *sink)
+{
+        sink->pend = PEND_NONE;
+        sink->pend_rows = 0;
+        buf_reset(&sink->sql);
+        free_pending_cols(sink);
+        if (sink->in_tx)
+                (void)!mysql_query(sink->my, "ROLLBACK");
+        sink->in_tx = false;
+}
+
+int mariadb_sink_read_offset(struct mariadb_sink *sink, const char *partition,
+                             char *out, size_t out_size, char *errstr,
+                             size_t errstr_size)
+{
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT position FROM ferry.offsets WHERE pipeline = ");
+        put_quoted(sink, &q, sink->pipeline, strlen(sink->pipeline));
+        buf_puts(&q, " AND part = ");
+        put_quoted(sink, &q, partition, strlen(partition));
+        int rc = db_query_value(sink->my, buf_cstr(&q), out, out_size, errstr,
+                                errstr_size);
+        buf_free(&q);
+        return rc;
+}
+
+json_t *mariadb_sink_describe(struct mariadb_sink *sink, const char *table,
+                              char *errstr, size_t errstr_size)
+{
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT COLUMN_NAME, COLUMN_TYPE FROM "
+                     "information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                     "DATABASE() AND TABLE_NAME = ");
+        put_quoted(sink, &q, table, strlen(table));
+        buf_puts(&q, " ORDER BY ORDINAL_POSITION");
+        int bad = mysql_real_query(sink->my, q.data, (unsigned long)q.len);
+        buf_free(&q);
+        if (bad) {
+                sql_error(sink, "describing target table", errstr,
+                          errstr_size);
+                return NULL;
+        }
+        MYSQL_RES *res = mysql_store_result(sink->my);
+        if (!res) {
+                sql_error(sink, "describing target table", errstr,
+                          errstr_size);
+                return NULL;
+        }
+        json_t *o = json_object();
+        MYSQL_ROW row;
+        while ((row = mysql_fetch_row(res)))
+                json_object_set_new(o, row[0], json_string(row[1]));
+        mysql_free_result(res);
+        return o;
+}

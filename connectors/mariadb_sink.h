@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The MariaDB sink: applies mapped row operations to the target tables
+ * with batched multi-row INSERT ... ON DUPLICATE KEY UPDATE and
+ * DELETE ... WHERE pk IN (...), one transaction per batch, and stores the
+ * stream position it has applied up to (a source GTID in direct mode, a
+ * Kafka offset per partition otherwise) in ferry.offsets in the same
+ * transaction: a crash leaves either the batch and its position, or
+ * neither, so a replay converges.
+ *
+ * Values arrive as change-event JSON; the target column's type decides
+ * how a JSON string is written (base64 -> bytes for binary columns).
+ */
+#ifndef FERRY_MARIADB_SINK_H
+#define FERRY_MARIADB_SINK_H
+
+#include "common/ferry_error.h"
+#include "connectors/db_conn.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mariadb_sink;
+
+struct mariadb_sink_stats {
+        uint64_t rows_upserted;
+        uint64_t rows_deleted;
+        uint64_t batches;
+        uint64_t statements;
+};
+
+/**
+ * @brief Connects to the target and creates ferry.offsets if missing.
+ * @param pipeline  names this pipeline's rows in ferry.offsets
+ * @returns 0, FERRY_ERR_RETRY or FERRY_ERR_FATAL (errstr says why)
+ * @context sink thread
+ */
+int mariadb_sink_new(const struct db_endpoint *ep, const char *pipeline,
+                     struct mariadb_sink **sinkp, char *errstr,
+                     size_t errstr_size) FERRY_WUR;
+void mariadb_sink_free(struct mariadb_sink *sink);
+
+/* @brief Reads the stored position for partition ("" if none). */
+int mariadb_sink_read_offset(struct mariadb_sink *sink, const char *partition,
+                             char *out, size_t out_size, char *errstr,
+                             size_t errstr_size) FERRY_WUR;
+
+/**
+ * @brief Queues an upsert of row (an object of target column -> value)
+ *        into table, or a delete of the row whose primary key is key.
+ *        Statements are built per run of (table, kind) and sent when the
+ *        run ends or grows large; nothing is committed until
+ *        mariadb_sink_commit. References to row/key are not kept.
+ */
+int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
+                        json_t *row, char *errstr,
+                        size_t errstr_size) FERRY_WUR;
+int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
+                        json_t *key, char *errstr,
+                        size_t errstr_size) FERRY_WUR;
+
+/**
+ * @brief Sends what is pending, records partition -> position in
+ *        ferry.offsets, and commits the transaction.
+ * @returns 0, FERRY_ERR_RETRY (connection lost: reconnect and replay
+ *          from the stored position) or FERRY_ERR_DATA (a value the
+ *          target rejects)
+ */
+int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
+                        const char *position, char *errstr,
+                        size_t errstr_size) FERRY_WUR;
+
+/* @brief Drops pending statements and rolls back. */
+void mariadb_sink_rollback(struct mariadb_sink *sink);
+
+const struct mariadb_sink_stats *mariadb_sink_stats(
+        const struct mariadb_sink *sink);
+
+/**
+ * @brief Describes a target table's columns as "name type" pairs read from
+ *        information_schema (for validation against the mapping).
+ * @returns a new JSON object {column: column_type}, or NULL with errstr
+ */
+json_t *mariadb_sink_describe(struct mariadb_sink *sink, const char *table,
+                              char *errstr, size_t errstr_size);
+
+#endif
