@@ -137,3 +137,15 @@ def test_unwatched_tables_and_patterns(db, tmp_path):
         evs = pe.take(2)
         assert [e["source"]["table"] for e in evs] == ["clerk_sync_a", "other"]
         assert pe.drain(quiet=1.0) == []
+
+
+def test_follows_binlog_rotation(db, tmp_path):
+    db.execute("CREATE TABLE t6 (id INT PRIMARY KEY)")
+    with start(db, tmp_path) as pe:
+        db.execute("INSERT INTO t6 VALUES (1)")
+        db.server.execute_root("FLUSH BINARY LOGS")
+        db.execute("INSERT INTO t6 VALUES (2)")
+        e1, e2 = pe.take(2)
+        assert e1["source"]["file"] != e2["source"]["file"]
+        assert e2["source"]["file"].startswith("binlog.")
+        assert e2["source"]["pos"] > 0
