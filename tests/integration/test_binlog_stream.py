@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.conftest import binary
+from tests.conftest import Database, binary
 from tests.harness.ferry import PrintEvents, write_config
 
 
@@ -59,7 +59,10 @@ def dump_threads(server):
         "'Binlog Dump%%' AND USER = %s", (server.repl_user,))]
 
 
-def test_reconnects_after_dump_thread_killed(db, tmp_path):
+def test_reconnects_after_dump_thread_killed(own_server, tmp_path):
+    # A server of its own: KILLing dump threads must not hit other tests.
+    own_server.execute_root("CREATE DATABASE k")
+    db = Database(own_server, "k")
     db.execute("CREATE TABLE t2 (id INT PRIMARY KEY, pad TEXT)")
     with start(db, tmp_path) as pe:
         c = db.connect()
