@@ -43,6 +43,10 @@ struct binlog_source {
         MYSQL *my;
         MARIADB_RPL *rpl;
         MYSQL *meta; /* catalogue queries */
+        /* Bytes of checksum after each event. Known from the server's
+         * setting, because the first (artificial) ROTATE arrives before
+         * the FORMAT_DESCRIPTION that tells Connector/C. */
+        size_t checksum_len;
 
         struct tmap *tmaps;
         size_t ntmaps;
@@ -241,6 +245,11 @@ static int connect_and_dump(struct binlog_source *src)
                 FAIL(rc, "%s", err);
         if ((rc = check_server(src)) || (rc = load_collations(src)))
                 return rc;
+        char cks[32];
+        if ((rc = db_query_value(src->my, "SELECT @@global.binlog_checksum",
+                                 cks, sizeof(cks), err, sizeof(err))))
+                FAIL(rc, "reading @@binlog_checksum: %s", err);
+        src->checksum_len = strcasecmp(cks, "NONE") ? 4 : 0;
 
         buf_init(&pos);
         pthread_mutex_lock(&src->lock);
@@ -409,7 +418,7 @@ static int on_table_map(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
         }
 
         size_t hdr = ev->raw_data_ofs + 19;
-        size_t tail = src->rpl->use_checksum ? 4 : 0;
+        size_t tail = src->checksum_len;
         if (ev->raw_data_size < hdr + tail)
                 FAIL(FERRY_ERR_DATA, "TABLE_MAP for %s.%s is truncated", db,
                      name);
@@ -760,11 +769,19 @@ static int handle_event(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
 {
         atomic_store(&src->stats.last_seen_ms, now_ms());
         switch (ev->event_type) {
-        case ROTATE_EVENT:
+        case ROTATE_EVENT: {
+                /* Parsed from the raw event: Connector/C 3.3's rotate
+                 * filename is mangled (measured: "00002", "0"). Body is
+                 * an 8-byte position, then the name. */
+                size_t at = ev->raw_data_ofs + 19 + 8;
+                size_t tail = src->checksum_len;
+                if (ev->raw_data_size < at + tail + 1)
+                        FAIL(FERRY_ERR_DATA, "malformed ROTATE event");
                 snprintf(src->file, sizeof(src->file), "%.*s",
-                         (int)ev->event.rotate.filename.length,
-                         ev->event.rotate.filename.str);
+                         (int)(ev->raw_data_size - at - tail),
+                         (const char *)ev->raw_data + at);
                 return 0;
+        }
         case HEARTBEAT_LOG_EVENT:
                 if (!src->in_tx)
                         atomic_store(&src->stats.caught_up, true);

@@ -92,6 +92,9 @@ int cfg_load(const char *path, struct cfg **cfgp, char *errstr,
 
 void cfg_free(struct cfg *cfg);
 
+/* @returns whether SIGHUP may change this key without a restart. */
+bool cfg_key_reloadable(const char *section, const char *key);
+
 /**
  * @brief Parses "250ms", "5s", "2m", "1h" (a bare number is an error:
  *        the unit is never guessed).

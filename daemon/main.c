@@ -4,9 +4,13 @@
  */
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "daemon/config.h"
 #include "daemon/ferry_version.h"
+#include "daemon/print_events.h"
 
 #include <getopt.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +33,30 @@ static void usage(FILE *out)
                 "  -V, --version       show the version and exit\n");
 }
 
+#define EX_USAGE 64
+#define EX_CONFIG 78
+
+static atomic_bool stop_requested;
+
+static void on_stop_signal(int sig)
+{
+        (void)sig;
+        atomic_store(&stop_requested, true);
+}
+
+static void install_stop_signals(void)
+{
+        struct sigaction sa = {.sa_handler = on_stop_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+}
+
 int main(int argc, char **argv)
 {
+        const char *config_path = "/etc/ferry/ferryd.conf";
+        bool check_only = false, print_events = false;
         static const struct option opts[] = {
                 {"config", required_argument, NULL, 'c'},
                 {"check-config", no_argument, NULL, 'C'},
@@ -44,6 +70,15 @@ int main(int argc, char **argv)
         xalloc_install_jansson();
         while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
                 switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'C':
+                        check_only = true;
+                        break;
+                case 'P':
+                        print_events = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -52,9 +87,38 @@ int main(int argc, char **argv)
                         return 0;
                 default:
                         usage(stderr);
-                        return 64; /* EX_USAGE */
+                        return EX_USAGE;
                 }
         }
-        usage(stderr);
-        return 64;
+        if (optind < argc) {
+                fprintf(stderr, "ferryd: unexpected argument '%s'\n",
+                        argv[optind]);
+                usage(stderr);
+                return EX_USAGE;
+        }
+
+        struct cfg *cfg;
+        char err[1024];
+        if (cfg_load(config_path, &cfg, err, sizeof(err))) {
+                fprintf(stderr, "ferryd: %s\n", err);
+                return EX_CONFIG;
+        }
+        log_set_level((enum log_level)cfg->daemon.log_level);
+        if (check_only) {
+                printf("%s: ok\n", config_path);
+                cfg_free(cfg);
+                return 0;
+        }
+
+        install_stop_signals();
+        int rc;
+        if (print_events) {
+                rc = print_events_run(cfg, &stop_requested);
+        } else {
+                log_error("running the full pipeline is not built yet: use "
+                          "--print-events");
+                rc = 1;
+        }
+        cfg_free(cfg);
+        return rc;
 }

@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* @returns true if s[0..n) is valid UTF-8 (no overlongs, surrogates or
@@ -196,9 +197,21 @@ static int put_row(struct buf *out, const struct ferry_table *t,
 
 static void put_key_str(struct buf *out, const char *key, const char *val)
 {
+        size_t n = strlen(val);
         put_string(out, key, strlen(key));
         buf_putc(out, ':');
-        put_string(out, val, strlen(val));
+        if (utf8_valid((const uint8_t *)val, n)) {
+                put_string(out, val, n);
+                return;
+        }
+        /* Metadata (a file name, say) must not make the event unreadable;
+         * values never take this path, they fail instead. */
+        char *copy = strndup(val, n);
+        for (char *p = copy; *p; p++)
+                if ((unsigned char)*p >= 0x80)
+                        *p = '?';
+        put_string(out, copy, n);
+        free(copy);
 }
 
 static void put_key_int(struct buf *out, const char *key, uint64_t val)
