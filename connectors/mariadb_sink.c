@@ -37,7 +37,7 @@ enum pending_kind { PEND_NONE, PEND_UPSERT, PEND_DELETE };
 struct mariadb_sink {
         MYSQL *my;
         char *pipeline;
-        struct target_table *tables;
+        struct target_table **tables; /* pointers: they must not move */
         size_t ntables;
         bool in_tx;
 
@@ -117,10 +117,11 @@ void mariadb_sink_free(struct mariadb_sink *sink)
         if (sink->my)
                 mysql_close(sink->my);
         for (size_t i = 0; i < sink->ntables; i++) {
-                for (size_t c = 0; c < sink->tables[i].ncols; c++)
-                        free(sink->tables[i].cols[c].name);
-                free(sink->tables[i].cols);
-                free(sink->tables[i].name);
+                for (size_t c = 0; c < sink->tables[i]->ncols; c++)
+                        free(sink->tables[i]->cols[c].name);
+                free(sink->tables[i]->cols);
+                free(sink->tables[i]->name);
+                free(sink->tables[i]);
         }
         free(sink->tables);
         free_pending_cols(sink);
@@ -187,9 +188,16 @@ static struct target_table *load_table(struct mariadb_sink *sink,
                                        const char *name, char *errstr,
                                        size_t errstr_size)
 {
-        for (size_t i = 0; i < sink->ntables; i++)
-                if (!strcmp(sink->tables[i].name, name))
-                        return &sink->tables[i];
+        for (size_t i = 0; i < sink->ntables; i++) {
+                if (strcmp(sink->tables[i]->name, name))
+                        continue;
+                if (!sink->tables[i]->npk) {
+                        snprintf(errstr, errstr_size,
+                                 "target table %s has no primary key", name);
+                        return NULL;
+                }
+                return sink->tables[i];
+        }
 
         struct buf q;
         buf_init(&q);
@@ -223,7 +231,8 @@ static struct target_table *load_table(struct mariadb_sink *sink,
         }
         sink->tables = xrealloc(sink->tables,
                                 (sink->ntables + 1) * sizeof(*sink->tables));
-        struct target_table *t = &sink->tables[sink->ntables++];
+        struct target_table *t = xcalloc(1, sizeof(*t));
+        sink->tables[sink->ntables++] = t;
         t->name = xstrdup(name);
         t->cols = xcalloc(n, sizeof(*t->cols));
         t->ncols = n;

@@ -130,3 +130,11 @@ size_t event_queue_len(struct event_queue *q)
         pthread_mutex_unlock(&q->lock);
         return n;
 }
+
+bool event_queue_closed(struct event_queue *q)
+{
+        pthread_mutex_lock(&q->lock);
+        bool done = q->closed && !q->head;
+        pthread_mutex_unlock(&q->lock);
+        return done;
+}

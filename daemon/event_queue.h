@@ -38,6 +38,9 @@ struct ferry_event *event_queue_pop(struct event_queue *q, int timeout_ms);
 /* @brief Wakes both sides; pushes fail from now on, pops drain. */
 void event_queue_close(struct event_queue *q);
 
+/* @returns true once closed and empty: nothing more will come. */
+bool event_queue_closed(struct event_queue *q);
+
 size_t event_queue_bytes(struct event_queue *q);
 size_t event_queue_len(struct event_queue *q);
 

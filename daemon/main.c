@@ -7,6 +7,7 @@
 #include "daemon/config.h"
 #include "daemon/ferry_version.h"
 #include "daemon/print_events.h"
+#include "daemon/service.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -110,14 +111,12 @@ int main(int argc, char **argv)
                 return 0;
         }
 
-        install_stop_signals();
         int rc;
         if (print_events) {
+                install_stop_signals();
                 rc = print_events_run(cfg, &stop_requested);
         } else {
-                log_error("running the full pipeline is not built yet: use "
-                          "--print-events");
-                rc = 1;
+                rc = service_run(cfg);
         }
         cfg_free(cfg);
         return rc;

@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Direct pipeline; see pipeline.h.
+ *
+ * It runs in epochs. An epoch connects the sink, reads the stored
+ * position, starts the source from it and applies until something
+ * fails. A retriable failure (a server restarting, a dropped connection)
+ * ends the epoch and, after a back-off, starts a new one from the stored
+ * position: nothing in flight needs to be remembered, because the
+ * position is only ever written together with the rows it covers.
+ */
+#include "daemon/pipeline.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "connectors/binlog_source.h"
+#include "connectors/mariadb_sink.h"
+#include "daemon/event_queue.h"
+#include "daemon/metric_names.h"
+#include "transforms/event_json.h"
+#include "transforms/mapping.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define QUEUE_BYTES (32u << 20)  /* bounded memory between the threads */
+#define BATCH_ROWS 5000          /* rows per target transaction, at most */
+#define BATCH_MS 200             /* ... and milliseconds */
+#define IDLE_COMMIT_MS 1000      /* position-only commits when idle */
+#define POSITION_PART "gtid"     /* ferry.offsets part in direct mode */
+
+struct pipeline {
+        const struct cfg *cfg;
+        struct mapping *map;
+        struct metrics *reg;
+
+        pthread_t thread;
+        atomic_bool stop;        /* stop requested */
+        atomic_bool finished;
+        atomic_bool paused;
+        atomic_bool ready;
+        int result;              /* written by the thread before finished */
+        char error[1200];
+
+        /* The current epoch's source (for stats), under lock. */
+        pthread_mutex_t lock;
+        struct binlog_source *src;
+        struct event_queue *queue;
+        atomic_uint_fast64_t applied_ts_ms; /* commit time of last applied */
+
+        struct metric_gauge *m_connected, *m_source_lag, *m_sink_lag,
+                *m_total_lag, *m_queue;
+        struct metric_counter *m_reconnects, *m_errors_source,
+                *m_errors_sink;
+        struct metric_histogram *m_batch;
+};
+
+static uint64_t wall_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+/* ---- source thread ------------------------------------------------- */
+
+struct source_run {
+        struct pipeline *p;
+        struct binlog_source *src;
+        struct event_queue *q;
+        atomic_bool stop;
+        int rc;
+        char err[1024];
+};
+
+static int push_event(struct ferry_event *ev, void *opaque)
+{
+        struct source_run *sr = opaque;
+        return event_queue_push(sr->q, ev);
+}
+
+static void *source_main(void *arg)
+{
+        struct source_run *sr = arg;
+        sr->rc = binlog_source_run(sr->src, push_event, sr, &sr->stop,
+                                   sr->err, sizeof(sr->err));
+        /* The sink drains what is queued and then sees the end. */
+        event_queue_close(sr->q);
+        return NULL;
+}
+
+/* ---- sink side ----------------------------------------------------- */
+
+static json_t *row_json(const struct ferry_table *t,
+                        const struct ferry_value *vals)
+{
+        if (!vals)
+                return NULL;
+        json_t *o = json_object();
+        for (size_t i = 0; i < t->ncols; i++) {
+                json_t *v = event_json_value(&vals[i]);
+                if (!v) {
+                        json_decref(o);
+                        return NULL;
+                }
+                json_object_set_new(o, t->cols[i].name, v);
+        }
+        return o;
+}
+
+static json_t *key_json(const struct ferry_table *t,
+                        const struct ferry_value *vals)
+{
+        json_t *o = json_object();
+        for (size_t i = 0; i < t->npk; i++) {
+                uint32_t c = t->pk[i];
+                json_object_set_new(o, t->cols[c].name,
+                                    event_json_value(&vals[c]));
+        }
+        return o;
+}
+
+/* Maps one row change and queues its target operations. */
+static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
+                     const struct ferry_event *ev, char *err, size_t errsz)
+{
+        const struct ferry_table *t = ev->table;
+        json_t *before = row_json(t, ev->before);
+        json_t *after = row_json(t, ev->after);
+        json_t *key = key_json(t, ev->before ? ev->before : ev->after);
+        struct mapping_ops ops;
+        int rc;
+
+        if ((ev->before && !before) || (ev->after && !after)) {
+                snprintf(err, errsz, "table %s.%s: a value is not UTF-8",
+                         t->db, t->name);
+                rc = FERRY_ERR_DATA;
+                goto out;
+        }
+        mapping_ops_init(&ops);
+        rc = mapping_apply(p->map, t->name, (char)ev->op, key, before, after,
+                           &ops, err, errsz);
+        for (size_t i = 0; i < ops.n && rc == 0; i++) {
+                const struct mapping_op *op = &ops.v[i];
+                if (op->kind == MAPPING_OP_UPSERT)
+                        rc = mariadb_sink_upsert(sink, op->table, op->row,
+                                                 err, errsz);
+                else
+                        rc = mariadb_sink_delete(sink, op->table, op->row,
+                                                 err, errsz);
+        }
+        mapping_ops_clear(&ops);
+out:
+        json_decref(before);
+        json_decref(after);
+        json_decref(key);
+        return rc;
+}
+
+static int commit(struct pipeline *p, struct mariadb_sink *sink,
+                  const struct gtid_pos *applied, uint64_t applied_ts,
+                  uint64_t started_ms, char *err, size_t errsz)
+{
+        struct buf pos;
+        buf_init(&pos);
+        gtid_pos_format(applied, &pos);
+        int rc = mariadb_sink_commit(sink, POSITION_PART, buf_cstr(&pos), err,
+                                     errsz);
+        buf_free(&pos);
+        if (rc == 0) {
+                atomic_store(&p->applied_ts_ms, applied_ts);
+                if (p->m_batch)
+                        metric_histogram_observe(
+                                p->m_batch,
+                                (double)(mono_ms() - started_ms) / 1000.0);
+        }
+        return rc;
+}
+
+/* Applies events until the queue ends or an error. Commits only at
+ * source transaction boundaries. */
+static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
+                     struct event_queue *q, struct gtid_pos *applied,
+                     char *err, size_t errsz)
+{
+        uint64_t batch_rows = 0, batch_start = 0, last_commit = mono_ms();
+        uint64_t applied_ts = atomic_load(&p->applied_ts_ms);
+        bool uncommitted = false, in_tx = false;
+        int rc = 0;
+
+        for (;;) {
+                while (atomic_load(&p->paused) && !atomic_load(&p->stop))
+                        sleep_ms(50);
+                struct ferry_event *ev = event_queue_pop(q, 100);
+                if (!ev) {
+                        if (event_queue_closed(q))
+                                break; /* the source has ended: drain done */
+                        /* Idle: make what was applied durable, and move
+                         * the position past transactions with no rows. */
+                        if (uncommitted && !in_tx &&
+                            (batch_rows ||
+                             mono_ms() - last_commit >= IDLE_COMMIT_MS)) {
+                                if ((rc = commit(p, sink, applied, applied_ts,
+                                                 batch_start, err, errsz)))
+                                        return rc;
+                                uncommitted = false;
+                                batch_rows = 0;
+                                last_commit = mono_ms();
+                        }
+                        continue;
+                }
+                switch (ev->kind) {
+                case FERRY_EV_BEGIN:
+                        in_tx = true;
+                        if (!batch_rows && !uncommitted)
+                                batch_start = mono_ms();
+                        break;
+                case FERRY_EV_ROW:
+                        rc = apply_row(p, sink, ev, err, errsz);
+                        batch_rows++;
+                        break;
+                case FERRY_EV_COMMIT:
+                        in_tx = false;
+                        gtid_pos_update(applied, &ev->pos.gtid);
+                        applied_ts = ev->pos.ts_ms;
+                        uncommitted = true;
+                        if (batch_rows >= BATCH_ROWS ||
+                            mono_ms() - batch_start >= BATCH_MS ||
+                            (batch_rows && event_queue_len(q) == 0)) {
+                                rc = commit(p, sink, applied, applied_ts,
+                                            batch_start, err, errsz);
+                                uncommitted = false;
+                                batch_rows = 0;
+                                last_commit = mono_ms();
+                        }
+                        break;
+                }
+                ferry_event_free(ev);
+                if (rc)
+                        return rc;
+        }
+        if (uncommitted && !in_tx)
+                rc = commit(p, sink, applied, applied_ts, batch_start, err,
+                            errsz);
+        return rc;
+}
+
+/* ---- epochs -------------------------------------------------------- */
+
+static struct db_endpoint endpoint(const struct cfg_db *db)
+{
+        return (struct db_endpoint){.host = db->host,
+                                    .port = db->port,
+                                    .socket = db->socket,
+                                    .user = db->user,
+                                    .password = db->password,
+                                    .database = db->database};
+}
+
+/* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */
+static int run_epoch(struct pipeline *p)
+{
+        const struct cfg *cfg = p->cfg;
+        struct db_endpoint sep = endpoint(&cfg->sink.db);
+        struct mariadb_sink *sink = NULL;
+        char err[1024], stored[4096];
+        int rc;
+
+        rc = mariadb_sink_new(&sep, "direct", &sink, err, sizeof(err));
+        if (rc == 0)
+                rc = mariadb_sink_read_offset(sink, POSITION_PART, stored,
+                                              sizeof(stored), err,
+                                              sizeof(err));
+        if (rc) {
+                snprintf(p->error, sizeof(p->error), "sink: %s", err);
+                mariadb_sink_free(sink);
+                return rc;
+        }
+
+        struct binlog_source_opts o = {
+                .db = endpoint(&cfg->source.db),
+                .tables = cfg->source.tables,
+                .ntables = cfg->source.n_tables,
+                .server_id = cfg->source.server_id,
+                .heartbeat_ms = cfg->source.heartbeat_ms,
+                .read_timeout_ms = cfg->source.read_timeout_ms,
+                .max_retries = 1, /* the epoch loop does the retrying */
+        };
+        if (stored[0])
+                o.start_gtid = stored; /* what the target has: authoritative */
+        else if (cfg->source.start == CFG_START_GTID)
+                o.start_gtid = cfg->source.start_gtid;
+        /* start = snapshot without a backfill yet streams from now. */
+
+        struct gtid_pos applied;
+        gtid_pos_init(&applied);
+        if (o.start_gtid &&
+            gtid_pos_parse(&applied, o.start_gtid, err, sizeof(err))) {
+                snprintf(p->error, sizeof(p->error), "stored position: %s",
+                         err);
+                mariadb_sink_free(sink);
+                return FERRY_ERR_FATAL;
+        }
+        log_info("pipeline epoch starts position=%s",
+                 o.start_gtid ? o.start_gtid : "now");
+
+        struct source_run sr = {.p = p};
+        sr.q = event_queue_new(QUEUE_BYTES);
+        sr.src = binlog_source_new(&o);
+        atomic_init(&sr.stop, false);
+        pthread_mutex_lock(&p->lock);
+        p->src = sr.src;
+        p->queue = sr.q;
+        pthread_mutex_unlock(&p->lock);
+
+        pthread_t th;
+        pthread_create(&th, NULL, source_main, &sr);
+        atomic_store(&p->ready, true);
+
+        /* A stop request closes the queue: the source's next push fails
+         * and it returns; the sink drains and commits. */
+        if (atomic_load(&p->stop))
+                event_queue_close(sr.q);
+        int sink_rc = sink_loop(p, sink, sr.q, &applied, err, sizeof(err));
+        atomic_store(&p->ready, false);
+        atomic_store(&sr.stop, true);
+        event_queue_close(sr.q);
+        pthread_join(th, NULL);
+
+        pthread_mutex_lock(&p->lock);
+        p->src = NULL;
+        p->queue = NULL;
+        pthread_mutex_unlock(&p->lock);
+
+        if (sink_rc) {
+                mariadb_sink_rollback(sink);
+                snprintf(p->error, sizeof(p->error), "sink: %s", err);
+                metric_counter_inc(p->m_errors_sink);
+                rc = sink_rc == FERRY_ERR_RETRY ? FERRY_ERR_RETRY
+                                                : FERRY_ERR_FATAL;
+        } else if (sr.rc == FERRY_ERR_STOP) {
+                rc = FERRY_ERR_STOP;
+        } else {
+                snprintf(p->error, sizeof(p->error), "source: %s", sr.err);
+                metric_counter_inc(p->m_errors_source);
+                rc = sr.rc == FERRY_ERR_RETRY ? FERRY_ERR_RETRY : sr.rc;
+        }
+        metric_counter_add(p->m_reconnects,
+                           atomic_load(&binlog_source_stats(sr.src)->reconnects));
+        binlog_source_free(sr.src);
+        event_queue_free(sr.q);
+        gtid_pos_free(&applied);
+        mariadb_sink_free(sink);
+        return rc;
+}
+
+static void *pipeline_main(void *arg)
+{
+        struct pipeline *p = arg;
+        int64_t backoff = 200;
+        int rc;
+        for (;;) {
+                rc = run_epoch(p);
+                if (rc == FERRY_ERR_STOP || atomic_load(&p->stop)) {
+                        rc = 0;
+                        break;
+                }
+                if (rc != FERRY_ERR_RETRY) {
+                        log_error("pipeline stopped: %s", p->error);
+                        break;
+                }
+                log_warning("pipeline restarting in %lldms: %s",
+                            (long long)backoff, p->error);
+                for (int64_t w = 0; w < backoff && !atomic_load(&p->stop);
+                     w += 50)
+                        sleep_ms(50);
+                if (atomic_load(&p->stop)) {
+                        rc = 0;
+                        break;
+                }
+                backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+        }
+        p->result = rc;
+        atomic_store(&p->finished, true);
+        return NULL;
+}
+
+static double gauge_source_lag(void *opaque)
+{
+        double s, k, t;
+        pipeline_lags(opaque, &s, &k, &t);
+        return s;
+}
+
+static double gauge_sink_lag(void *opaque)
+{
+        double s, k, t;
+        pipeline_lags(opaque, &s, &k, &t);
+        return k;
+}
+
+static double gauge_total_lag(void *opaque)
+{
+        double s, k, t;
+        pipeline_lags(opaque, &s, &k, &t);
+        return t;
+}
+
+static double gauge_connected(void *opaque)
+{
+        struct pipeline *p = opaque;
+        pthread_mutex_lock(&p->lock);
+        bool c = p->src &&
+                 atomic_load(&binlog_source_stats(p->src)->connected);
+        pthread_mutex_unlock(&p->lock);
+        return c ? 1 : 0;
+}
+
+static double gauge_queue(void *opaque)
+{
+        struct pipeline *p = opaque;
+        pthread_mutex_lock(&p->lock);
+        double n = p->queue ? (double)event_queue_len(p->queue) : 0;
+        pthread_mutex_unlock(&p->lock);
+        return n;
+}
+
+int pipeline_start(const struct cfg *cfg, struct metrics *reg,
+                   struct pipeline **pp, char *errstr, size_t errstr_size)
+{
+        struct mapping *map;
+        int rc = mapping_load(cfg->sink.mapping, &map, errstr, errstr_size);
+        if (rc)
+                return FERRY_ERR_CONFIG;
+
+        struct pipeline *p = xcalloc(1, sizeof(*p));
+        p->cfg = cfg;
+        p->map = map;
+        p->reg = reg;
+        pthread_mutex_init(&p->lock, NULL);
+        atomic_store(&p->applied_ts_ms, wall_ms());
+        if (reg) {
+                p->m_connected = metrics_gauge(reg, FERRY_M_SOURCE_CONNECTED,
+                                               NULL);
+                metric_gauge_bind(p->m_connected, gauge_connected, p);
+                p->m_source_lag = metrics_gauge(
+                        reg, FERRY_M_SOURCE_LAG_SECONDS, NULL);
+                metric_gauge_bind(p->m_source_lag, gauge_source_lag, p);
+                p->m_sink_lag = metrics_gauge(reg, FERRY_M_SINK_LAG_SECONDS,
+                                              NULL);
+                metric_gauge_bind(p->m_sink_lag, gauge_sink_lag, p);
+                p->m_total_lag = metrics_gauge(
+                        reg, FERRY_M_REPLICATION_LAG_SECONDS, NULL);
+                metric_gauge_bind(p->m_total_lag, gauge_total_lag, p);
+                p->m_queue = metrics_gauge(reg, FERRY_M_DIRECT_QUEUE_EVENTS,
+                                           NULL);
+                metric_gauge_bind(p->m_queue, gauge_queue, p);
+                p->m_reconnects = metrics_counter(
+                        reg, FERRY_M_SOURCE_RECONNECTS_TOTAL, NULL);
+                p->m_errors_source = metrics_counter(
+                        reg, FERRY_M_ERRORS_TOTAL, "kind", "source", NULL);
+                p->m_errors_sink = metrics_counter(reg, FERRY_M_ERRORS_TOTAL,
+                                                   "kind", "sink", NULL);
+                p->m_batch = metrics_histogram(reg, FERRY_M_SINK_BATCH_SECONDS,
+                                               NULL, 0, NULL);
+        }
+        pthread_create(&p->thread, NULL, pipeline_main, p);
+        *pp = p;
+        return 0;
+}
+
+void pipeline_request_stop(struct pipeline *p)
+{
+        atomic_store(&p->stop, true);
+        pthread_mutex_lock(&p->lock);
+        /* Closing the queue ends the source's pushes; the sink drains
+         * what is already queued and commits. */
+        if (p->queue)
+                event_queue_close(p->queue);
+        pthread_mutex_unlock(&p->lock);
+}
+
+bool pipeline_finished(struct pipeline *p)
+{
+        return atomic_load(&p->finished);
+}
+
+int pipeline_free(struct pipeline *p)
+{
+        if (!p)
+                return 0;
+        pipeline_request_stop(p);
+        pthread_join(p->thread, NULL);
+        if (p->reg) {
+                metric_gauge_bind(p->m_connected, NULL, NULL);
+                metric_gauge_bind(p->m_source_lag, NULL, NULL);
+                metric_gauge_bind(p->m_sink_lag, NULL, NULL);
+                metric_gauge_bind(p->m_total_lag, NULL, NULL);
+                metric_gauge_bind(p->m_queue, NULL, NULL);
+        }
+        int rc = p->result;
+        mapping_free(p->map);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return rc;
+}
+
+bool pipeline_ready(struct pipeline *p, char *reason, size_t reason_size)
+{
+        if (atomic_load(&p->finished)) {
+                snprintf(reason, reason_size, "pipeline stopped: %s",
+                         p->error);
+                return false;
+        }
+        if (gauge_connected(p) < 1) {
+                snprintf(reason, reason_size, "source not connected%s%s",
+                         p->error[0] ? ": " : "", p->error);
+                return false;
+        }
+        if (!atomic_load(&p->ready)) {
+                snprintf(reason, reason_size, "sink not running");
+                return false;
+        }
+        return true;
+}
+
+void pipeline_set_paused(struct pipeline *p, bool paused)
+{
+        atomic_store(&p->paused, paused);
+}
+
+void pipeline_lags(struct pipeline *p, double *source, double *sink,
+                   double *total)
+{
+        uint64_t now = wall_ms();
+        bool caught_up = false, connected = false;
+        uint64_t last_event = 0, last_seen = 0;
+        size_t queued = 0;
+
+        pthread_mutex_lock(&p->lock);
+        if (p->src) {
+                struct binlog_source_stats *st = binlog_source_stats(p->src);
+                connected = atomic_load(&st->connected);
+                caught_up = atomic_load(&st->caught_up);
+                last_event = atomic_load(&st->last_event_ms);
+                last_seen = atomic_load(&st->last_seen_ms);
+        }
+        if (p->queue)
+                queued = event_queue_len(p->queue);
+        pthread_mutex_unlock(&p->lock);
+
+        /* Idle and healthy reads 0; a silent connection reads the time
+         * since the server last spoke, so a dead link shows up. */
+        int64_t hb = p->cfg->source.heartbeat_ms;
+        double src_lag;
+        if (connected && caught_up && now - last_seen <= (uint64_t)(2 * hb))
+                src_lag = 0;
+        else if (connected && last_event && !caught_up)
+                src_lag = (double)(now > last_event ? now - last_event : 0) /
+                          1000.0;
+        else
+                src_lag = (double)(now > last_seen ? now - last_seen : 0) /
+                          1000.0;
+        uint64_t applied = atomic_load(&p->applied_ts_ms);
+        double snk_lag = 0;
+        if (queued || !caught_up || atomic_load(&p->paused))
+                snk_lag = applied && now > applied
+                                  ? (double)(now - applied) / 1000.0
+                                  : 0;
+        *source = src_lag;
+        *sink = snk_lag;
+        *total = src_lag > snk_lag ? src_lag : snk_lag;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The direct pipeline (transport = direct, role = all): the binlog
+ * source in one thread, the sink in another, a bounded queue between.
+ * The sink stores the source GTID position it has applied with the rows
+ * (ferry.offsets), and a (re)start resumes from there, so the position
+ * and the data can never disagree.
+ */
+#ifndef FERRY_PIPELINE_H
+#define FERRY_PIPELINE_H
+
+#include "daemon/config.h"
+#include "daemon/metrics.h"
+
+#include <stdbool.h>
+
+struct pipeline;
+
+/**
+ * @brief Loads the mapping, connects the sink, reads the stored position
+ *        and starts both threads.
+ * @returns 0 or FERRY_ERR_CONFIG / FERRY_ERR_FATAL / FERRY_ERR_RETRY
+ * @context loop
+ */
+int pipeline_start(const struct cfg *cfg, struct metrics *reg,
+                   struct pipeline **pp, char *errstr,
+                   size_t errstr_size) FERRY_WUR;
+
+/* @brief Asks both threads to finish: the sink applies every complete
+ * transaction already queued and records its position. */
+void pipeline_request_stop(struct pipeline *p);
+
+/* @returns true once both threads have ended (on request or error). */
+bool pipeline_finished(struct pipeline *p);
+
+/* @brief Joins the threads and frees everything.
+ * @returns 0 after a clean stop, else the first error (logged). */
+int pipeline_free(struct pipeline *p);
+
+/* @brief true while the source is connected and the sink is applying. */
+bool pipeline_ready(struct pipeline *p, char *reason, size_t reason_size);
+
+/* @brief Pauses or resumes the sink (events queue up, the source then
+ * waits on the full queue). */
+void pipeline_set_paused(struct pipeline *p, bool paused);
+
+/* @brief Current lags in seconds (source, sink, end to end). */
+void pipeline_lags(struct pipeline *p, double *source, double *sink,
+                   double *total);
+
+#endif
