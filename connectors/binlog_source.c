@@ -10,6 +10,7 @@
 #include "connectors/binlog_rows.h"
 #include "connectors/binlog_table.h"
 #include "connectors/charset.h"
+#include "connectors/snapshot.h"
 #include "connectors/table_filter.h"
 
 #include <ctype.h>
@@ -25,6 +26,7 @@
 struct tmap {
         uint64_t table_id;
         bool watched;
+        bool signal; /* ferry.signal: backfill watermarks */
         uint8_t *raw; /* last TABLE_MAP body, to skip re-parsing */
         size_t raw_len;
         struct binlog_table *t; /* watched tables only */
@@ -401,7 +403,10 @@ static int on_table_map(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
         snprintf(name, sizeof(name), "%.*s", (int)tm->table.length,
                  tm->table.str);
         struct tmap *m = tmap_find(src, tm->table_id);
-        bool watched = table_filter_match(src->database, src->tables,
+        bool signal = src->o.snapshot && !strcmp(db, SNAPSHOT_SIGNAL_DB) &&
+                      !strcmp(name, SNAPSHOT_SIGNAL_TABLE);
+        bool watched = signal ||
+                       table_filter_match(src->database, src->tables,
                                           src->o.ntables, db, name);
         if (!m) {
                 src->tmaps = xrealloc(src->tmaps,
@@ -411,6 +416,7 @@ static int on_table_map(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
                 m->table_id = tm->table_id;
         }
         m->watched = watched;
+        m->signal = signal;
         if (!watched) {
                 binlog_table_free(m->t);
                 m->t = NULL;
@@ -530,7 +536,37 @@ static int on_row(struct ferry_event *ev, void *opaque)
         }
         src->tx_rows = ev->pos.row + 1;
         atomic_fetch_add(&src->stats.events, 1);
+        if (src->o.snapshot)
+                snapshot_on_change(src->o.snapshot, ev);
         return deliver(src, ev);
+}
+
+static int emit_snapshot(struct ferry_event *ev, void *opaque)
+{
+        struct binlog_source *src = opaque;
+        if (ev->kind == FERRY_EV_ROW)
+                atomic_fetch_add(&src->stats.events, 1);
+        return deliver(src, ev);
+}
+
+/* A watermark row: the backfill may emit its chunk here, inside the
+ * watermark's own transaction. */
+static int on_signal(struct ferry_event *ev, void *opaque)
+{
+        struct binlog_source *src = opaque;
+        struct ferry_pos pos = {.gtid = src->tx_gtid,
+                                .ts_ms = src->tx_ts_ms,
+                                .row = src->tx_rows,
+                                .offset = ev->pos.offset,
+                                .file = src->file};
+        int rc = 0;
+        if (!src->resuming)
+                rc = snapshot_on_signal(src->o.snapshot, ev, &pos,
+                                        emit_snapshot, src, src->err,
+                                        src->errsz);
+        src->tx_rows = pos.row;
+        ferry_event_free(ev);
+        return rc;
 }
 
 static int on_rows(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
@@ -562,6 +598,16 @@ static int on_rows(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
                 .offset = ev->next_event_pos - ev->event_length,
                 .file = src->file,
         };
+        if (m->signal) {
+                /* Row indexes of the transaction are not advanced by the
+                 * watermark row itself. */
+                struct ferry_pos sp = pos;
+                int rc = binlog_rows_decode(m->t, &rows, &sp, &src->scratch,
+                                            on_signal, src, err, sizeof(err));
+                if (rc == FERRY_ERR_DATA || rc == FERRY_ERR_SCHEMA)
+                        FAIL(rc, "%s", err);
+                return rc;
+        }
         int rc = binlog_rows_decode(m->t, &rows, &pos, &src->scratch, on_row,
                                     src, err, sizeof(err));
         if (rc && rc != FERRY_ERR_STOP && (rc == FERRY_ERR_DATA ||
@@ -844,6 +890,11 @@ static int stream(struct binlog_source *src, atomic_bool *stop)
                 }
                 ev = got;
                 if ((rc = handle_event(src, ev)))
+                        break;
+                /* Chunks start between transactions, never inside one. */
+                if (src->o.snapshot && !src->in_tx && !src->resuming &&
+                    (rc = snapshot_tick(src->o.snapshot, src->err,
+                                        src->errsz)))
                         break;
         }
         if (ev)

@@ -28,6 +28,8 @@ struct binlog_source_opts {
         int64_t read_timeout_ms; /* default 5000; must exceed heartbeat */
         const char *start_gtid; /* GTID position; NULL = "now" */
         int max_retries;        /* consecutive failed reconnects; 0 = forever */
+        struct snapshot *snapshot; /* backfill to interleave, or NULL;
+                                      not owned */
 };
 
 /* Receives each event (ownership passes to the callback): FERRY_EV_BEGIN,

@@ -48,6 +48,7 @@ struct mariadb_sink {
         size_t pend_rows;
         struct buf sql;
         struct buf tmp;
+        json_t *marks; /* part -> value, written with the next commit */
         struct mariadb_sink_stats stats;
 };
 
@@ -92,6 +93,7 @@ int mariadb_sink_new(const struct db_endpoint *ep, const char *pipeline,
         sink = xcalloc(1, sizeof(*sink));
         sink->my = my;
         sink->pipeline = xstrdup(pipeline);
+        sink->marks = json_object();
         buf_init(&sink->sql);
         buf_init(&sink->tmp);
         *sinkp = sink;
@@ -127,6 +129,7 @@ void mariadb_sink_free(struct mariadb_sink *sink)
         free_pending_cols(sink);
         buf_free(&sink->sql);
         buf_free(&sink->tmp);
+        json_decref(sink->marks);
         free(sink->pipeline);
         free(sink);
 }
@@ -562,7 +565,21 @@ int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
         put_quoted(sink, b, partition, strlen(partition));
         buf_putc(b, ',');
         put_quoted(sink, b, position, strlen(position));
-        buf_puts(b, ") ON DUPLICATE KEY UPDATE position = VALUES(position), "
+        buf_putc(b, ')');
+        const char *mk;
+        json_t *mv;
+        json_object_foreach(sink->marks, mk, mv)
+        {
+                buf_puts(b, ",(");
+                put_quoted(sink, b, sink->pipeline, strlen(sink->pipeline));
+                buf_putc(b, ',');
+                put_quoted(sink, b, mk, strlen(mk));
+                buf_putc(b, ',');
+                put_quoted(sink, b, json_string_value(mv),
+                           json_string_length(mv));
+                buf_putc(b, ')');
+        }
+        buf_puts(b, " ON DUPLICATE KEY UPDATE position = VALUES(position), "
                     "updated_at = CURRENT_TIMESTAMP(6)");
         rc = run(sink, b->data, b->len, errstr, errstr_size);
         buf_reset(b);
@@ -571,8 +588,42 @@ int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
         if (mysql_query(sink->my, "COMMIT"))
                 return sql_error(sink, "COMMIT", errstr, errstr_size);
         sink->in_tx = false;
+        json_object_clear(sink->marks);
         sink->stats.batches++;
         return 0;
+}
+
+void mariadb_sink_mark(struct mariadb_sink *sink, const char *part,
+                       const char *value)
+{
+        json_object_set_new(sink->marks, part, json_string(value));
+}
+
+json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink,
+                                  const char *prefix, char *errstr,
+                                  size_t errstr_size)
+{
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT part, position FROM ferry.offsets WHERE "
+                     "pipeline = ");
+        put_quoted(sink, &q, sink->pipeline, strlen(sink->pipeline));
+        buf_puts(&q, " AND LEFT(part, ");
+        buf_printf(&q, "%zu) = ", strlen(prefix));
+        put_quoted(sink, &q, prefix, strlen(prefix));
+        int bad = mysql_real_query(sink->my, q.data, (unsigned long)q.len);
+        buf_free(&q);
+        MYSQL_RES *res = bad ? NULL : mysql_store_result(sink->my);
+        if (!res) {
+                sql_error(sink, "reading ferry.offsets", errstr, errstr_size);
+                return NULL;
+        }
+        json_t *o = json_object();
+        MYSQL_ROW row;
+        while ((row = mysql_fetch_row(res)))
+                json_object_set_new(o, row[0], json_string(row[1]));
+        mysql_free_result(res);
+        return o;
 }
 
 void mariadb_sink_rollback(struct mariadb_sink *sink)
@@ -584,6 +635,7 @@ void mariadb_sink_rollback(struct mariadb_sink *sink)
         if (sink->in_tx)
                 (void)!mysql_query(sink->my, "ROLLBACK");
         sink->in_tx = false;
+        json_object_clear(sink->marks);
 }
 
 int mariadb_sink_read_offset(struct mariadb_sink *sink, const char *partition,

@@ -71,6 +71,17 @@ int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
                         const char *position, char *errstr,
                         size_t errstr_size) FERRY_WUR;
 
+/* @brief Records part -> value in ferry.offsets with the next commit
+ * (backfill progress rides with the rows it describes). */
+void mariadb_sink_mark(struct mariadb_sink *sink, const char *part,
+                       const char *value);
+
+/* @brief Reads every stored part starting with prefix as a JSON object
+ * {part: value}; NULL with errstr on error. */
+json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink,
+                                  const char *prefix, char *errstr,
+                                  size_t errstr_size);
+
 /* @brief Drops pending statements and rolls back. */
 void mariadb_sink_rollback(struct mariadb_sink *sink);
 

@@ -13,6 +13,8 @@
 #include "common/xalloc.h"
 #include "connectors/binlog_source.h"
 #include "connectors/mariadb_sink.h"
+#include "connectors/snapshot.h"
+#include "connectors/table_filter.h"
 #include "daemon/event_queue.h"
 #include "daemon/metric_names.h"
 #include "transforms/event_json.h"
@@ -234,6 +236,13 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                         rc = apply_row(p, sink, ev, err, errsz);
                         batch_rows++;
                         break;
+                case FERRY_EV_MARK: {
+                        char part[320];
+                        snprintf(part, sizeof(part), "snapshot:%s",
+                                 ev->table->name);
+                        mariadb_sink_mark(sink, part, ev->mark);
+                        break;
+                }
                 case FERRY_EV_COMMIT:
                         in_tx = false;
                         gtid_pos_update(applied, &ev->pos.gtid);
@@ -272,6 +281,108 @@ static struct db_endpoint endpoint(const struct cfg_db *db)
                                     .database = db->database};
 }
 
+/* Lists the source's base tables that [source] tables selects. */
+static int source_tables(struct pipeline *p, json_t **out)
+{
+        const struct cfg *cfg = p->cfg;
+        struct db_endpoint ep = endpoint(&cfg->source.db);
+        MYSQL *my;
+        char err[512], db[300];
+        int rc = db_connect(&my, &ep, 30, err, sizeof(err));
+        if (rc) {
+                snprintf(p->error, sizeof(p->error), "source: %s", err);
+                return rc;
+        }
+        size_t dblen = strlen(cfg->source.db.database);
+        if (dblen > 64) /* MariaDB's limit for a database name */
+                dblen = 64;
+        mysql_real_escape_string(my, db, cfg->source.db.database, dblen);
+        struct buf q;
+        buf_init(&q);
+        buf_printf(&q, "SELECT TABLE_NAME FROM information_schema.TABLES "
+                       "WHERE TABLE_SCHEMA = '%s' AND TABLE_TYPE = 'BASE "
+                       "TABLE' ORDER BY TABLE_NAME",
+                   db);
+        int bad = mysql_query(my, buf_cstr(&q));
+        buf_free(&q);
+        MYSQL_RES *res = bad ? NULL : mysql_store_result(my);
+        if (!res) {
+                snprintf(p->error, sizeof(p->error), "source: listing "
+                         "tables: %s", mysql_error(my));
+                rc = db_classify(mysql_errno(my));
+                mysql_close(my);
+                return rc;
+        }
+        *out = json_array();
+        MYSQL_ROW row;
+        while ((row = mysql_fetch_row(res)))
+                if (table_filter_match(cfg->source.db.database,
+                                       cfg->source.tables,
+                                       cfg->source.n_tables,
+                                       cfg->source.db.database, row[0]))
+                        json_array_append_new(*out, json_string(row[0]));
+        mysql_free_result(res);
+        mysql_close(my);
+        return 0;
+}
+
+/* Decides what to backfill: on the first start with start = snapshot,
+ * every watched table (recorded as pending with the first commit); later,
+ * whatever the target says is not done yet. */
+static int plan_snapshot(struct pipeline *p, struct mariadb_sink *sink,
+                         bool first_start, struct snapshot **snapp)
+{
+        const struct cfg *cfg = p->cfg;
+        char err[512];
+        json_t *stored = mariadb_sink_read_offsets(sink, "snapshot:", err,
+                                                   sizeof(err));
+        *snapp = NULL;
+        if (!stored) {
+                snprintf(p->error, sizeof(p->error), "sink: %s", err);
+                return FERRY_ERR_RETRY;
+        }
+        if (first_start && cfg->source.start == CFG_START_SNAPSHOT) {
+                json_t *tables;
+                int rc = source_tables(p, &tables);
+                if (rc) {
+                        json_decref(stored);
+                        return rc;
+                }
+                size_t i;
+                json_t *t;
+                json_array_foreach(tables, i, t)
+                {
+                        char part[320];
+                        snprintf(part, sizeof(part), "snapshot:%s",
+                                 json_string_value(t));
+                        json_object_set_new(stored, part, json_string(""));
+                        mariadb_sink_mark(sink, part, "");
+                }
+                json_decref(tables);
+        }
+        size_t n = 0;
+        struct snapshot_table_state *st =
+                xcalloc(json_object_size(stored) + 1, sizeof(*st));
+        const char *k;
+        json_t *v;
+        json_object_foreach(stored, k, v)
+        {
+                st[n].table = k + strlen("snapshot:");
+                st[n].position = json_string_value(v);
+                n++;
+        }
+        struct db_endpoint ep = endpoint(&cfg->source.db);
+        struct snapshot *snap = snapshot_new(&ep, cfg->source.server_id, st,
+                                             n, 100, 0);
+        free(st);
+        json_decref(stored);
+        if (snapshot_active(snap))
+                *snapp = snap;
+        else
+                snapshot_free(snap);
+        return 0;
+}
+
 /* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */
 static int run_epoch(struct pipeline *p)
 {
@@ -281,7 +392,14 @@ static int run_epoch(struct pipeline *p)
         char err[1024], stored[4096];
         int rc;
 
-        rc = mariadb_sink_new(&sep, "direct", &sink, err, sizeof(err));
+        /* Several pipelines may share a target server: each one's rows
+         * in ferry.offsets are named by what it copies from and to. */
+        char name[300];
+        snprintf(name, sizeof(name), "direct:%.64s:%.64s:%.64s",
+                 cfg->source.db.socket ? cfg->source.db.socket
+                                       : cfg->source.db.host,
+                 cfg->source.db.database, cfg->sink.db.database);
+        rc = mariadb_sink_new(&sep, name, &sink, err, sizeof(err));
         if (rc == 0)
                 rc = mariadb_sink_read_offset(sink, POSITION_PART, stored,
                                               sizeof(stored), err,
@@ -307,12 +425,20 @@ static int run_epoch(struct pipeline *p)
                 o.start_gtid = cfg->source.start_gtid;
         /* start = snapshot without a backfill yet streams from now. */
 
+        struct snapshot *snap = NULL;
+        if ((rc = plan_snapshot(p, sink, stored[0] == '\0', &snap))) {
+                mariadb_sink_free(sink);
+                return rc;
+        }
+        o.snapshot = snap;
+
         struct gtid_pos applied;
         gtid_pos_init(&applied);
         if (o.start_gtid &&
             gtid_pos_parse(&applied, o.start_gtid, err, sizeof(err))) {
                 snprintf(p->error, sizeof(p->error), "stored position: %s",
                          err);
+                snapshot_free(snap);
                 mariadb_sink_free(sink);
                 return FERRY_ERR_FATAL;
         }
@@ -363,6 +489,7 @@ static int run_epoch(struct pipeline *p)
         metric_counter_add(p->m_reconnects,
                            atomic_load(&binlog_source_stats(sr.src)->reconnects));
         binlog_source_free(sr.src);
+        snapshot_free(snap);
         event_queue_free(sr.q);
         gtid_pos_free(&applied);
         mariadb_sink_free(sink);

@@ -96,6 +96,8 @@ enum ferry_event_kind {
         FERRY_EV_ROW,
         FERRY_EV_BEGIN,  /* a GTID event opened a transaction */
         FERRY_EV_COMMIT, /* XID (or COMMIT) closed it: a safe checkpoint */
+        FERRY_EV_MARK,   /* progress to record with this transaction
+                            (backfill: table and last key copied) */
 };
 
 enum ferry_op {
@@ -122,6 +124,7 @@ struct ferry_event {
         struct ferry_value *before; /* table->ncols values, or NULL */
         struct ferry_value *after;  /* table->ncols values, or NULL */
         struct ferry_pos pos;
+        const char *mark;           /* FERRY_EV_MARK: value to record */
         struct ferry_event *next;   /* free for queue use */
         size_t size;                /* bytes of this allocation */
 };

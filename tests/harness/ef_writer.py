@@ -14,20 +14,22 @@ class Writer(threading.Thread):
     until stopped; every statement is its own transaction or a small
     multi-statement one."""
 
-    def __init__(self, server, db, seed):
+    def __init__(self, server, db, seed, existing=(), first_id=1):
         super().__init__(daemon=True)
         self.server, self.db = server, db
         self.rng = random.Random(seed)
         self.halt = threading.Event()
         self.ops = 0
         self.error = None
+        self.existing = list(existing)
+        self.first_id = first_id
 
     def run(self):
         c = MySQLdb.connect(unix_socket=self.server.socket, user="root",
                             db=self.db, charset="utf8mb4", autocommit=True)
         cur = c.cursor()
-        ids = []
-        next_id = 1
+        ids = list(self.existing)
+        next_id = self.first_id
         try:
             while not self.halt.is_set() and self.ops < 20000:
                 r = self.rng.random()

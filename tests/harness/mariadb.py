@@ -130,7 +130,10 @@ class MariaDB:
             f"GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, "
             f"SELECT ON *.* TO '{REPL_USER}'@'%'",
             f"GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, "
-            f"SELECT ON *.* TO '{REPL_USER}'@'localhost'")
+            f"SELECT ON *.* TO '{REPL_USER}'@'localhost'",
+            # the backfill's watermark table lives in the ferry schema
+            f"GRANT ALL ON ferry.* TO '{REPL_USER}'@'%'",
+            f"GRANT ALL ON ferry.* TO '{REPL_USER}'@'localhost'")
 
     def stop(self, timeout=60):
         """Clean shutdown (SIGTERM), waiting for it."""

@@ -196,7 +196,8 @@ def test_direct_end_to_end_with_restart(server, dbs, tmp_path):
     finally:
         f.kill()
     pos = server.query("SELECT position FROM ferry.offsets WHERE "
-                       "pipeline = 'direct' AND part = 'gtid'")
+                       "pipeline LIKE %s AND part = 'gtid'",
+                       (f"direct:%:{src}:{dst}",))
     assert pos and pos[0][0].startswith("0-1-")
 
     # Changes made while ferry is down arrive after the restart, from the
