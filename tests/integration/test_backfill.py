@@ -36,7 +36,7 @@ def backfill_done(f, tables=("clerk_sync_clerkuser",
 @pytest.mark.parametrize("seed", [1, 2])
 def test_backfill_under_writes(server, dbs, tmp_path, seed):
     src, dst = dbs
-    n = 50000
+    n = 200000
     prefill(server, src, n)
     cfg = write_config(
         str(tmp_path / "ferryd.conf"), server, src, tables="clerk_sync_%",
@@ -50,7 +50,7 @@ def test_backfill_under_writes(server, dbs, tmp_path, seed):
         time.sleep(0.01)
     f = Ferryd(cfg)
     try:
-        backfill_done(f)
+        backfill_done(f, timeout=120)
         time.sleep(0.5)
         w.halt.set()
         w.join(10)
@@ -101,3 +101,51 @@ def test_backfill_resumes_after_kill(server, dbs, tmp_path):
         assert f.stop() == 0
     finally:
         f.kill()
+
+
+def test_backfill_composite_key(server, tmp_path):
+    """A two-column primary key (int, text) is chunked and resumed by the
+    whole key, with writes to rows inside and outside the chunk."""
+    tag = tmp_path.name[-8:].replace("-", "_")
+    src, dst = f"cks_{tag}", f"ckd_{tag}"
+    for d in (src, dst):
+        server.execute_root(f"CREATE DATABASE {d}")
+        server.execute_root(
+            "CREATE TABLE cp (a INT NOT NULL, b VARCHAR(16) NOT NULL, "
+            "v INT NOT NULL, PRIMARY KEY (a, b)) CHARACTER SET utf8mb4",
+            db=d)
+    server.execute_root(
+        "INSERT INTO cp SELECT seq DIV 7, CONCAT('k', seq MOD 7, 'ß'), seq "
+        "FROM seq_1_to_30000", db=src)
+    mapping = tmp_path / "m.json"
+    mapping.write_text('{"version": 1, "tables": [{"source": "cp", '
+                       '"target": "cp"}]}')
+    cfg = write_config(str(tmp_path / "ferryd.conf"), server, src,
+                       tables="cp", start="snapshot",
+                       extra={"sink": {"socket": server.socket,
+                                       "database": dst,
+                                       "mapping": str(mapping)}})
+    f = Ferryd(cfg)
+    try:
+        f.wait_log(r"backfill starts table=\S+\.cp ")
+        c = server.connect(db=src)
+        cur = c.cursor()
+        for i in range(300):
+            cur.execute("UPDATE cp SET v = v + 1 WHERE a = %s", (i * 13 % 4285,))
+            if i % 10 == 0:
+                cur.execute("DELETE FROM cp WHERE a = %s AND b = 'k1ß'", (i,))
+        c.close()
+        f.wait_log(r"backfill done table=\S+\.cp ", timeout=60)
+        deadline = time.monotonic() + 30
+        while True:
+            a = server.query("SELECT a, b, v FROM cp ORDER BY a, b", db=src)
+            b = server.query("SELECT a, b, v FROM cp ORDER BY a, b", db=dst)
+            if a == b or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert a == b, f"{len(a)} vs {len(b)} rows"
+        assert f.stop() == 0
+    finally:
+        f.kill()
+        for d in (src, dst):
+            server.execute_root(f"DROP DATABASE {d}")
