@@ -100,3 +100,23 @@ int db_query_value(MYSQL *my, const char *sql, char *out, size_t out_size,
         mysql_free_result(res);
         return 0;
 }
+
+void db_put_ident(struct buf *b, const char *name)
+{
+        buf_putc(b, '`');
+        for (const char *p = name; *p; p++) {
+                if (*p == '`')
+                        buf_putc(b, '`');
+                buf_putc(b, *p);
+        }
+        buf_putc(b, '`');
+}
+
+void db_put_quoted(MYSQL *my, struct buf *b, const char *s, size_t n)
+{
+        buf_reserve(b, 2 * n + 3);
+        b->data[b->len++] = '\'';
+        b->len += mysql_real_escape_string(my, b->data + b->len, s,
+                                           (unsigned long)n);
+        b->data[b->len++] = '\'';
+}

@@ -6,6 +6,7 @@
 #ifndef FERRY_DB_CONN_H
 #define FERRY_DB_CONN_H
 
+#include "common/buf.h"
 #include "common/ferry_error.h"
 
 #include <mysql.h>
@@ -40,5 +41,12 @@ int db_exec(MYSQL *my, const char *sql, char *errstr,
  * copied into out; an empty result or NULL yields "". */
 int db_query_value(MYSQL *my, const char *sql, char *out, size_t out_size,
                    char *errstr, size_t errstr_size) FERRY_WUR;
+
+/* @brief Appends name as a backquoted identifier, doubling backquotes,
+ * so a hostile table or column name cannot leave it. */
+void db_put_ident(struct buf *b, const char *name);
+
+/* @brief Appends s as a quoted, escaped string literal for my's charset. */
+void db_put_quoted(MYSQL *my, struct buf *b, const char *s, size_t n);
 
 #endif

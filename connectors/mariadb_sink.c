@@ -140,29 +140,6 @@ const struct mariadb_sink_stats *mariadb_sink_stats(
         return &sink->stats;
 }
 
-static void put_ident(struct buf *b, const char *name)
-{
-        /* Backquote, doubling embedded backquotes: a hostile name from a
-         * mapping file cannot leave the identifier. */
-        buf_putc(b, '`');
-        for (const char *p = name; *p; p++) {
-                if (*p == '`')
-                        buf_putc(b, '`');
-                buf_putc(b, *p);
-        }
-        buf_putc(b, '`');
-}
-
-static void put_quoted(struct mariadb_sink *sink, struct buf *b,
-                       const char *s, size_t n)
-{
-        buf_reserve(b, 2 * n + 3);
-        b->data[b->len++] = '\'';
-        b->len += mysql_real_escape_string(sink->my, b->data + b->len, s,
-                                           (unsigned long)n);
-        b->data[b->len++] = '\'';
-}
-
 static int sql_error(struct mariadb_sink *sink, const char *what,
                      char *errstr, size_t errstr_size)
 {
@@ -207,7 +184,7 @@ static struct target_table *load_table(struct mariadb_sink *sink,
         buf_puts(&q, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_KEY FROM "
                      "information_schema.COLUMNS WHERE TABLE_SCHEMA = "
                      "DATABASE() AND TABLE_NAME = ");
-        put_quoted(sink, &q, name, strlen(name));
+        db_put_quoted(sink->my, &q, name, strlen(name));
         buf_puts(&q, " ORDER BY ORDINAL_POSITION");
         if (mysql_real_query(sink->my, q.data, (unsigned long)q.len)) {
                 sql_error(sink, "reading target columns", errstr,
@@ -305,7 +282,7 @@ static int put_literal(struct mariadb_sink *sink, struct buf *b,
                 /* A constant default that is an object or array: its JSON
                  * text (for JSON columns). */
                 char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                put_quoted(sink, b, s, strlen(s));
+                db_put_quoted(sink->my, b, s, strlen(s));
                 free(s);
                 return 0;
         }
@@ -313,7 +290,7 @@ static int put_literal(struct mariadb_sink *sink, struct buf *b,
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
         if (!c->binary && !c->geometry) {
-                put_quoted(sink, b, s, n);
+                db_put_quoted(sink->my, b, s, n);
                 return 0;
         }
         buf_reset(&sink->tmp);
@@ -358,16 +335,16 @@ static int flush(struct mariadb_sink *sink, char *errstr, size_t errstr_size)
                                 continue;
                         if (any)
                                 buf_putc(b, ',');
-                        put_ident(b, c->name);
+                        db_put_ident(b, c->name);
                         buf_puts(b, "=VALUES(");
-                        put_ident(b, c->name);
+                        db_put_ident(b, c->name);
                         buf_putc(b, ')');
                         any = true;
                 }
                 if (!any) {
-                        put_ident(b, sink->pend_cols[0]);
+                        db_put_ident(b, sink->pend_cols[0]);
                         buf_putc(b, '=');
-                        put_ident(b, sink->pend_cols[0]);
+                        db_put_ident(b, sink->pend_cols[0]);
                 }
                 rc = run(sink, b->data, b->len, errstr, errstr_size);
                 if (!rc)
@@ -442,7 +419,7 @@ int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
                 sink->pend_cols = xcalloc(json_object_size(row),
                                           sizeof(char *));
                 buf_puts(b, "INSERT INTO ");
-                put_ident(b, t->name);
+                db_put_ident(b, t->name);
                 buf_puts(b, " (");
                 json_object_foreach(row, k, v)
                 {
@@ -457,7 +434,7 @@ int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
                         }
                         if (sink->pend_ncols)
                                 buf_putc(b, ',');
-                        put_ident(b, k);
+                        db_put_ident(b, k);
                         sink->pend_cols[sink->pend_ncols++] = xstrdup(k);
                 }
                 buf_puts(b, ") VALUES ");
@@ -510,7 +487,7 @@ int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
                 sink->pend_table = t;
                 sink->pend_cols = xcalloc(t->npk, sizeof(char *));
                 buf_puts(b, "DELETE FROM ");
-                put_ident(b, t->name);
+                db_put_ident(b, t->name);
                 buf_puts(b, " WHERE (");
                 json_object_foreach(key, k, v)
                 {
@@ -527,7 +504,7 @@ int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
                         }
                         if (sink->pend_ncols)
                                 buf_putc(b, ',');
-                        put_ident(b, k);
+                        db_put_ident(b, k);
                         sink->pend_cols[sink->pend_ncols++] = xstrdup(k);
                 }
                 buf_puts(b, ") IN (");
@@ -560,22 +537,22 @@ int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
         struct buf *b = &sink->sql;
         buf_puts(b, "INSERT INTO ferry.offsets (pipeline, part, position) "
                     "VALUES (");
-        put_quoted(sink, b, sink->pipeline, strlen(sink->pipeline));
+        db_put_quoted(sink->my, b, sink->pipeline, strlen(sink->pipeline));
         buf_putc(b, ',');
-        put_quoted(sink, b, partition, strlen(partition));
+        db_put_quoted(sink->my, b, partition, strlen(partition));
         buf_putc(b, ',');
-        put_quoted(sink, b, position, strlen(position));
+        db_put_quoted(sink->my, b, position, strlen(position));
         buf_putc(b, ')');
         const char *mk;
         json_t *mv;
         json_object_foreach(sink->marks, mk, mv)
         {
                 buf_puts(b, ",(");
-                put_quoted(sink, b, sink->pipeline, strlen(sink->pipeline));
+                db_put_quoted(sink->my, b, sink->pipeline, strlen(sink->pipeline));
                 buf_putc(b, ',');
-                put_quoted(sink, b, mk, strlen(mk));
+                db_put_quoted(sink->my, b, mk, strlen(mk));
                 buf_putc(b, ',');
-                put_quoted(sink, b, json_string_value(mv),
+                db_put_quoted(sink->my, b, json_string_value(mv),
                            json_string_length(mv));
                 buf_putc(b, ')');
         }
@@ -607,10 +584,10 @@ json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink,
         buf_init(&q);
         buf_puts(&q, "SELECT part, position FROM ferry.offsets WHERE "
                      "pipeline = ");
-        put_quoted(sink, &q, sink->pipeline, strlen(sink->pipeline));
+        db_put_quoted(sink->my, &q, sink->pipeline, strlen(sink->pipeline));
         buf_puts(&q, " AND LEFT(part, ");
         buf_printf(&q, "%zu) = ", strlen(prefix));
-        put_quoted(sink, &q, prefix, strlen(prefix));
+        db_put_quoted(sink->my, &q, prefix, strlen(prefix));
         int bad = mysql_real_query(sink->my, q.data, (unsigned long)q.len);
         buf_free(&q);
         MYSQL_RES *res = bad ? NULL : mysql_store_result(sink->my);
@@ -645,9 +622,9 @@ int mariadb_sink_read_offset(struct mariadb_sink *sink, const char *partition,
         struct buf q;
         buf_init(&q);
         buf_puts(&q, "SELECT position FROM ferry.offsets WHERE pipeline = ");
-        put_quoted(sink, &q, sink->pipeline, strlen(sink->pipeline));
+        db_put_quoted(sink->my, &q, sink->pipeline, strlen(sink->pipeline));
         buf_puts(&q, " AND part = ");
-        put_quoted(sink, &q, partition, strlen(partition));
+        db_put_quoted(sink->my, &q, partition, strlen(partition));
         int rc = db_query_value(sink->my, buf_cstr(&q), out, out_size, errstr,
                                 errstr_size);
         buf_free(&q);
@@ -662,7 +639,7 @@ json_t *mariadb_sink_describe(struct mariadb_sink *sink, const char *table,
         buf_puts(&q, "SELECT COLUMN_NAME, COLUMN_TYPE FROM "
                      "information_schema.COLUMNS WHERE TABLE_SCHEMA = "
                      "DATABASE() AND TABLE_NAME = ");
-        put_quoted(sink, &q, table, strlen(table));
+        db_put_quoted(sink->my, &q, table, strlen(table));
         buf_puts(&q, " ORDER BY ORDINAL_POSITION");
         int bad = mysql_real_query(sink->my, q.data, (unsigned long)q.len);
         buf_free(&q);

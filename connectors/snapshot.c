@@ -206,26 +206,6 @@ static int ensure_conn(struct snapshot *s, char *errstr, size_t errstr_size)
         return 0;
 }
 
-static void put_quoted(MYSQL *my, struct buf *b, const char *v, size_t n)
-{
-        buf_reserve(b, 2 * n + 3);
-        b->data[b->len++] = '\'';
-        b->len += mysql_real_escape_string(my, b->data + b->len, v,
-                                           (unsigned long)n);
-        b->data[b->len++] = '\'';
-}
-
-static void put_ident(struct buf *b, const char *name)
-{
-        buf_putc(b, '`');
-        for (const char *p = name; *p; p++) {
-                if (*p == '`')
-                        buf_putc(b, '`');
-                buf_putc(b, *p);
-        }
-        buf_putc(b, '`');
-}
-
 /* Reads the table's columns, their read expressions and its key. */
 static int load_catalogue(struct snapshot *s, struct snap_table *t,
                           char *errstr, size_t errstr_size)
@@ -235,9 +215,9 @@ static int load_catalogue(struct snapshot *s, struct snap_table *t,
         buf_puts(&q, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, "
                      "COLUMN_KEY, IS_NULLABLE FROM information_schema.COLUMNS "
                      "WHERE TABLE_SCHEMA = ");
-        put_quoted(s->my, &q, s->database, strlen(s->database));
+        db_put_quoted(s->my, &q, s->database, strlen(s->database));
         buf_puts(&q, " AND TABLE_NAME = ");
-        put_quoted(s->my, &q, t->name, strlen(t->name));
+        db_put_quoted(s->my, &q, t->name, strlen(t->name));
         buf_puts(&q, " ORDER BY ORDINAL_POSITION");
         int bad = mysql_real_query(s->my, q.data, (unsigned long)q.len);
         buf_free(&q);
@@ -292,18 +272,18 @@ static int load_catalogue(struct snapshot *s, struct snap_table *t,
                 }
                 if (c->as == RA_FLOAT) {
                         buf_puts(&e, "CAST(");
-                        put_ident(&e, c->name);
+                        db_put_ident(&e, c->name);
                         buf_puts(&e, " AS DOUBLE)");
                 } else if (t->shape->cols[i].type == FERRY_T_BIT) {
                         buf_puts(&e, "CAST(");
-                        put_ident(&e, c->name);
+                        db_put_ident(&e, c->name);
                         buf_puts(&e, " AS UNSIGNED)");
                 } else if (t->shape->cols[i].type == FERRY_T_GEOMETRY) {
                         buf_puts(&e, "ST_AsBinary(");
-                        put_ident(&e, c->name);
+                        db_put_ident(&e, c->name);
                         buf_putc(&e, ')');
                 } else {
-                        put_ident(&e, c->name);
+                        db_put_ident(&e, c->name);
                 }
                 c->expr = buf_steal(&e);
                 if (!strcmp(row[3], "PRI")) {
@@ -327,9 +307,9 @@ static int load_catalogue(struct snapshot *s, struct snap_table *t,
         buf_init(&k);
         buf_puts(&k, "SELECT COLUMN_NAME FROM information_schema.STATISTICS "
                      "WHERE INDEX_NAME = 'PRIMARY' AND TABLE_SCHEMA = ");
-        put_quoted(s->my, &k, s->database, strlen(s->database));
+        db_put_quoted(s->my, &k, s->database, strlen(s->database));
         buf_puts(&k, " AND TABLE_NAME = ");
-        put_quoted(s->my, &k, t->name, strlen(t->name));
+        db_put_quoted(s->my, &k, t->name, strlen(t->name));
         buf_puts(&k, " ORDER BY SEQ_IN_INDEX");
         bad = mysql_real_query(s->my, k.data, (unsigned long)k.len);
         buf_free(&k);
@@ -380,7 +360,7 @@ static int put_after(struct snapshot *s, struct snap_table *t, struct buf *b,
                         json_t *v = json_array_get(key, j);
                         if (j)
                                 buf_puts(b, " AND ");
-                        put_ident(b, c->name);
+                        db_put_ident(b, c->name);
                         buf_puts(b, j == i ? " > " : " = ");
                         if (json_is_integer(v)) {
                                 buf_printf(b, "%" JSON_INTEGER_FORMAT,
@@ -403,7 +383,7 @@ static int put_after(struct snapshot *s, struct snap_table *t, struct buf *b,
                                 buf_free(&raw);
                         } else {
                                 const char *sv = json_string_value(v);
-                                put_quoted(s->my, b, sv ? sv : "",
+                                db_put_quoted(s->my, b, sv ? sv : "",
                                            sv ? strlen(sv) : 0);
                         }
                 }
@@ -455,11 +435,11 @@ static int write_signal(struct snapshot *s, const char *kind,
         struct buf q;
         buf_init(&q);
         buf_puts(&q, "INSERT INTO ferry.signal (chunk, kind, tbl) VALUES (");
-        put_quoted(s->my, &q, s->chunk_id, strlen(s->chunk_id));
+        db_put_quoted(s->my, &q, s->chunk_id, strlen(s->chunk_id));
         buf_putc(&q, ',');
-        put_quoted(s->my, &q, kind, strlen(kind));
+        db_put_quoted(s->my, &q, kind, strlen(kind));
         buf_putc(&q, ',');
-        put_quoted(s->my, &q, table, strlen(table));
+        db_put_quoted(s->my, &q, table, strlen(table));
         buf_putc(&q, ')');
         int bad = mysql_real_query(s->my, q.data, (unsigned long)q.len);
         buf_free(&q);
@@ -489,9 +469,9 @@ static int read_chunk(struct snapshot *s, struct snap_table *t, char *errstr,
                 buf_puts(&q, t->cols[i].expr);
         }
         buf_puts(&q, " FROM ");
-        put_ident(&q, s->database);
+        db_put_ident(&q, s->database);
         buf_putc(&q, '.');
-        put_ident(&q, t->name);
+        db_put_ident(&q, t->name);
         if ((rc = put_after(s, t, &q, errstr, errstr_size))) {
                 buf_free(&q);
                 return rc;
@@ -500,7 +480,7 @@ static int read_chunk(struct snapshot *s, struct snap_table *t, char *errstr,
         for (size_t i = 0; i < t->shape->npk; i++) {
                 if (i)
                         buf_putc(&q, ',');
-                put_ident(&q, t->cols[t->shape->pk[i]].name);
+                db_put_ident(&q, t->cols[t->shape->pk[i]].name);
         }
         s->chunk_limit = s->chunk_size;
         buf_printf(&q, " LIMIT %zu", s->chunk_limit);
@@ -564,9 +544,9 @@ static void estimate(struct snapshot *s, struct snap_table *t)
         buf_init(&q);
         buf_puts(&q, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE "
                      "TABLE_SCHEMA = ");
-        put_quoted(s->my, &q, s->database, strlen(s->database));
+        db_put_quoted(s->my, &q, s->database, strlen(s->database));
         buf_puts(&q, " AND TABLE_NAME = ");
-        put_quoted(s->my, &q, t->name, strlen(t->name));
+        db_put_quoted(s->my, &q, t->name, strlen(t->name));
         char v[32], err[256];
         if (!db_query_value(s->my, buf_cstr(&q), v, sizeof(v), err,
                             sizeof(err)))
