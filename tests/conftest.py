@@ -66,3 +66,16 @@ def db(server):
                         f"COLLATE utf8mb4_unicode_ci")
     yield Database(server, name)
     server.execute_root(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture
+def kafka():
+    """A started librdkafka mock cluster (3 brokers) per test; see
+    tests/harness/kafka.py. `kafka.bootstrap` is "127.0.0.1:PORT,..."."""
+    from tests.harness.kafka import KafkaMock
+    k = KafkaMock(binary=binary("ferry-kafka-mock"))
+    k.start()
+    try:
+        yield k
+    finally:
+        k.stop()
