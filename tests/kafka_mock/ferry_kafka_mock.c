@@ -665,9 +665,16 @@ static int control_listen(const char *path, char *errstr, size_t errstr_size)
                 close(fd);
                 return -1;
         }
-        if (errno == ECONNREFUSED)
-                unlink(path);
         close(fd);
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode)) {
+                        snprintf(errstr, errstr_size,
+                                 "%s: exists and is not a socket", path);
+                        return -1;
+                }
+                unlink(path);
+        }
 
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0) {
@@ -739,7 +746,7 @@ static int serve(struct mock_host *mh, int sig_fd, bool use_stdin,
                         break;
                 }
                 if (pfd[1].revents && conn_serve(mh, &stdin_conn)) {
-                        log_info("stdin closed: stopping");
+                        log_info("stdin closed (or stdout gone): stopping");
                         break;
                 }
                 if (pfd[2].revents & POLLIN) {
