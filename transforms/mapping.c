@@ -726,7 +726,10 @@ static json_t *value_map(json_t *vm, json_t *val)
 static json_t *map_row(const struct table_map *tm, const struct route *r,
                        json_t *src, char *errstr, size_t errstr_size)
 {
-        json_t *work = json_copy(src);
+        /* Value maps and transforms change a copy; without them the
+         * source row is read as it is (the common, hot case). */
+        bool changes = r->nxforms || json_object_size(r->values);
+        json_t *work = changes ? json_copy(src) : json_incref(src);
         const char *k;
         json_t *v, *vm;
 
