@@ -54,6 +54,7 @@ class MariaDB:
         self.datadir = os.path.join(self.basedir, "data")
         self.socket = os.path.join(self.basedir, "mysqld.sock")
         self.errlog = os.path.join(self.basedir, "error.log")
+        self.tmpdir = os.path.join(self.basedir, "tmp")
         self.port = port or free_port()
         self.server_id = server_id
         self.extra_args = list(extra_args)
@@ -67,9 +68,13 @@ class MariaDB:
         if os.path.isdir(os.path.join(self.datadir, "mysql")):
             return
         os.makedirs(self.datadir, exist_ok=True)
+        os.makedirs(self.tmpdir, exist_ok=True)
+        # A private tmpdir: concurrent bootstraps sharing /tmp were seen to
+        # clash on their temporary tables ("Unknown table tmp_user_sys").
         r = subprocess.run(
             [_find("mariadb-install-db", "mysql_install_db"), "--no-defaults",
              f"--datadir={self.datadir}", "--user=root",
+             f"--tmpdir={self.tmpdir}",
              "--auth-root-authentication-method=normal", "--skip-test-db",
              "--skip-name-resolve"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -80,6 +85,7 @@ class MariaDB:
         return [_find("mariadbd", "mysqld"), "--no-defaults", "--user=root",
                 f"--datadir={self.datadir}", f"--socket={self.socket}",
                 f"--port={self.port}", "--bind-address=127.0.0.1",
+                f"--tmpdir={self.tmpdir}",
                 f"--pid-file={os.path.join(self.basedir, 'mysqld.pid')}",
                 f"--log-error={self.errlog}",
                 f"--log-bin={os.path.join(self.datadir, 'binlog')}",
@@ -96,6 +102,7 @@ class MariaDB:
 
     def start(self, timeout=60):
         self.install()
+        os.makedirs(self.tmpdir, exist_ok=True)
         self.proc = subprocess.Popen(self.args(), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL,
                                      start_new_session=True)
