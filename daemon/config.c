@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0
  * ferryd's INI configuration; see config.h. One table describes every
- * key (section, name, type, default, whether SIGHUP may change it, and
- * where it lands in struct cfg); libinih feeds it line by line.
+ * key (section, name, type, default, whether SIGHUP may change it, a check
+ * for what the type alone cannot say, and where it lands in struct cfg);
+ * libinih feeds it line by line and the table does the rest.
  */
 #include "daemon/config.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "daemon/http.h"
 #include "transforms/gtid.h"
 
 #include <errno.h>
@@ -18,19 +20,40 @@
 #include <string.h>
 
 enum key_type {
-        KT_STRING,
-        KT_INT,
-        KT_DURATION,
-        KT_ENUM,
-        KT_LIST,
-        KT_START,
-        KT_PASSWORD_FILE,
-        KT_LOG_LEVEL,
+        KT_STRING,   /* any text, may be empty */
+        KT_PATH,     /* absolute: the daemon runs from / under systemd */
+        KT_INT,      /* decimal in min..max */
+        KT_BOOL,     /* true|false|yes|no|on|off|1|0 */
+        KT_DURATION, /* cfg_parse_duration, stored in ms */
+        KT_ENUM,     /* one of names; a name ending in ':' is a prefix */
+        KT_LIST,     /* comma list, trimmed, no empty items, >= 1 item */
 };
 
 struct enum_name {
         const char *name;
         int value;
+};
+
+struct key_def;
+
+/* Checks what the type cannot (and fills fields derived from the value,
+ * such as the password read from password_file). Runs after the typed
+ * value is stored. @returns 0, or -1 with why written. */
+typedef int (*key_check_fn)(struct cfg *cfg, const struct key_def *k,
+                            const char *value, char *why, size_t whysz);
+
+struct key_def {
+        const char *section;
+        const char *key;
+        enum key_type type;
+        const char *def; /* NULL: no default (required, or stays NULL) */
+        size_t off;      /* into struct cfg */
+        size_t count_off; /* KT_LIST: the size_t item count */
+        bool required;   /* always; role/transport ones are cross-checks */
+        bool reloadable; /* SIGHUP may change it without a restart */
+        const struct enum_name *names; /* KT_ENUM */
+        long long min, max;            /* KT_INT */
+        key_check_fn check;
 };
 
 static const struct enum_name roles[] = {
@@ -39,108 +62,117 @@ static const struct enum_name roles[] = {
 static const struct enum_name transports[] = {
         {"direct", CFG_TRANSPORT_DIRECT}, {"kafka", CFG_TRANSPORT_KAFKA},
         {NULL, 0}};
+static const struct enum_name starts[] = {
+        {"snapshot", CFG_START_SNAPSHOT}, {"now", CFG_START_NOW},
+        {"gtid:", CFG_START_GTID}, {NULL, 0}};
 static const struct enum_name on_errors[] = {
         {"stop", CFG_ON_ERROR_STOP}, {"dead_letter", CFG_ON_ERROR_DEAD_LETTER},
         {NULL, 0}};
+static const struct enum_name log_levels[] = {
+        {"debug", LOG_LVL_DEBUG}, {"info", LOG_LVL_INFO},
+        {"warning", LOG_LVL_WARNING}, {"error", LOG_LVL_ERROR}, {NULL, 0}};
 
-struct key_def {
-        const char *section;
-        const char *key;
-        enum key_type type;
-        const char *def; /* NULL: no default (required or optional) */
-        bool required;
-        bool reloadable;
-        size_t offset;            /* into struct cfg */
-        const struct enum_name *names;
-        long long min, max;       /* KT_INT */
-};
+static int check_listen(struct cfg *cfg, const struct key_def *k,
+                        const char *value, char *why, size_t whysz);
+static int check_start(struct cfg *cfg, const struct key_def *k,
+                       const char *value, char *why, size_t whysz);
+static int check_password_file(struct cfg *cfg, const struct key_def *k,
+                               const char *value, char *why, size_t whysz);
+static int check_action(struct cfg *cfg, const struct key_def *k,
+                        const char *value, char *why, size_t whysz);
 
 #define OFF(field) offsetof(struct cfg, field)
+#define KEY(sec, name, ty, dflt, field)                                      \
+        .section = (sec), .key = (name), .type = (ty), .def = (dflt),        \
+        .off = OFF(field)
 
 static const struct key_def keys[] = {
-        {"daemon", "role", KT_ENUM, "all", false, false, OFF(daemon.role),
-         roles, 0, 0},
-        {"daemon", "transport", KT_ENUM, "direct", false, false,
-         OFF(daemon.transport), transports, 0, 0},
-        {"daemon", "state_dir", KT_STRING, "/var/lib/ferry", false, false,
-         OFF(daemon.state_dir), NULL, 0, 0},
-        {"daemon", "metrics_listen", KT_STRING, "127.0.0.1:9187", false,
-         false, OFF(daemon.metrics_listen), NULL, 0, 0},
-        {"daemon", "control_socket", KT_STRING, "/run/ferry/ferryd.sock",
-         false, false, OFF(daemon.control_socket), NULL, 0, 0},
-        {"daemon", "log_level", KT_LOG_LEVEL, "info", false, true,
-         OFF(daemon.log_level), NULL, 0, 0},
+        {KEY("daemon", "role", KT_ENUM, "all", daemon.role), .names = roles},
+        {KEY("daemon", "transport", KT_ENUM, "direct", daemon.transport),
+         .names = transports},
+        {KEY("daemon", "state_dir", KT_PATH, "/var/lib/ferry",
+             daemon.state_dir)},
+        {KEY("daemon", "metrics_listen", KT_STRING, "127.0.0.1:9187",
+             daemon.metrics_listen),
+         .check = check_listen},
+        {KEY("daemon", "control_socket", KT_PATH, "/run/ferry/ferryd.sock",
+             daemon.control_socket)},
+        {KEY("daemon", "log_level", KT_ENUM, "info", daemon.log_level),
+         .names = log_levels, .reloadable = true},
 
-        {"source", "host", KT_STRING, "127.0.0.1", false, false,
-         OFF(source.db.host), NULL, 0, 0},
-        {"source", "port", KT_INT, "3306", false, false, OFF(source.db.port),
-         NULL, 1, 65535},
-        {"source", "socket", KT_STRING, NULL, false, false,
-         OFF(source.db.socket), NULL, 0, 0},
-        {"source", "user", KT_STRING, NULL, true, false, OFF(source.db.user),
-         NULL, 0, 0},
-        {"source", "password_file", KT_PASSWORD_FILE, NULL, false, false,
-         OFF(source.db.password_file), NULL, 0, 0},
-        {"source", "database", KT_STRING, NULL, true, false,
-         OFF(source.db.database), NULL, 0, 0},
-        {"source", "tables", KT_LIST, NULL, true, false, OFF(source.tables),
-         NULL, 0, 0},
-        {"source", "server_id", KT_INT, "4001", false, false,
-         OFF(source.server_id), NULL, 1, 4294967295LL},
-        {"source", "start", KT_START, "snapshot", false, false,
-         OFF(source.start), NULL, 0, 0},
-        {"source", "heartbeat", KT_DURATION, "1s", false, false,
-         OFF(source.heartbeat_ms), NULL, 0, 0},
-        {"source", "read_timeout", KT_DURATION, "5s", false, false,
-         OFF(source.read_timeout_ms), NULL, 0, 0},
+        {KEY("source", "host", KT_STRING, "127.0.0.1", source.db.host)},
+        {KEY("source", "port", KT_INT, "3306", source.db.port), .min = 1,
+         .max = 65535},
+        {KEY("source", "socket", KT_PATH, NULL, source.db.socket)},
+        {KEY("source", "user", KT_STRING, NULL, source.db.user),
+         .required = true},
+        {KEY("source", "password_file", KT_PATH, NULL,
+             source.db.password_file),
+         .check = check_password_file},
+        {KEY("source", "database", KT_STRING, NULL, source.db.database),
+         .required = true},
+        {KEY("source", "tables", KT_LIST, NULL, source.tables),
+         .count_off = OFF(source.n_tables), .required = true},
+        {KEY("source", "server_id", KT_INT, "4001", source.server_id),
+         .min = 1, .max = 4294967295LL},
+        {KEY("source", "start", KT_ENUM, "snapshot", source.start),
+         .names = starts, .check = check_start},
+        {KEY("source", "heartbeat", KT_DURATION, "1s", source.heartbeat_ms)},
+        {KEY("source", "read_timeout", KT_DURATION, "5s",
+             source.read_timeout_ms)},
 
-        {"kafka", "brokers", KT_STRING, NULL, false, false,
-         OFF(kafka.brokers), NULL, 0, 0},
-        {"kafka", "topic_prefix", KT_STRING, "ferry", false, false,
-         OFF(kafka.topic_prefix), NULL, 0, 0},
+        {KEY("kafka", "brokers", KT_STRING, NULL, kafka.brokers)},
+        {KEY("kafka", "topic_prefix", KT_STRING, "ferry",
+             kafka.topic_prefix)},
+        /* rdkafka.<property> is not a row: see on_entry */
 
-        {"sink", "host", KT_STRING, "127.0.0.1", false, false,
-         OFF(sink.db.host), NULL, 0, 0},
-        {"sink", "port", KT_INT, "3306", false, false, OFF(sink.db.port),
-         NULL, 1, 65535},
-        {"sink", "socket", KT_STRING, NULL, false, false, OFF(sink.db.socket),
-         NULL, 0, 0},
-        {"sink", "user", KT_STRING, NULL, false, false, OFF(sink.db.user),
-         NULL, 0, 0},
-        {"sink", "password_file", KT_PASSWORD_FILE, NULL, false, false,
-         OFF(sink.db.password_file), NULL, 0, 0},
-        {"sink", "database", KT_STRING, NULL, false, false,
-         OFF(sink.db.database), NULL, 0, 0},
-        {"sink", "mapping", KT_STRING, NULL, false, false, OFF(sink.mapping),
-         NULL, 0, 0},
-        {"sink", "workers", KT_INT, "4", false, false, OFF(sink.workers),
-         NULL, 1, 256},
-        {"sink", "group", KT_STRING, "ferry-sink", false, false,
-         OFF(sink.group), NULL, 0, 0},
-        {"sink", "on_error", KT_ENUM, "stop", false, false,
-         OFF(sink.on_error), on_errors, 0, 0},
+        {KEY("sink", "host", KT_STRING, "127.0.0.1", sink.db.host)},
+        {KEY("sink", "port", KT_INT, "3306", sink.db.port), .min = 1,
+         .max = 65535},
+        {KEY("sink", "socket", KT_PATH, NULL, sink.db.socket)},
+        {KEY("sink", "user", KT_STRING, NULL, sink.db.user)},
+        {KEY("sink", "password_file", KT_PATH, NULL, sink.db.password_file),
+         .check = check_password_file},
+        {KEY("sink", "database", KT_STRING, NULL, sink.db.database)},
+        {KEY("sink", "mapping", KT_PATH, NULL, sink.mapping)},
+        {KEY("sink", "workers", KT_INT, "4", sink.workers), .min = 1,
+         .max = 256},
+        {KEY("sink", "group", KT_STRING, "ferry-sink", sink.group)},
+        {KEY("sink", "on_error", KT_ENUM, "stop", sink.on_error),
+         .names = on_errors},
 
-        {"cutover", "max_lag", KT_DURATION, "1s", false, true,
-         OFF(cutover.max_lag_ms), NULL, 0, 0},
-        {"cutover", "lock_timeout", KT_DURATION, "2s", false, true,
-         OFF(cutover.lock_timeout_ms), NULL, 0, 0},
-        {"cutover", "drain_timeout", KT_DURATION, "10s", false, true,
-         OFF(cutover.drain_timeout_ms), NULL, 0, 0},
-        {"cutover", "action", KT_STRING, "rename", false, false,
-         OFF(cutover.action), NULL, 0, 0},
-        {"cutover", "retired_schema", KT_STRING, "ferry_retired", false,
-         false, OFF(cutover.retired_schema), NULL, 0, 0},
+        /* read when a cutover starts, so a reload applies to the next */
+        {KEY("cutover", "max_lag", KT_DURATION, "1s", cutover.max_lag_ms),
+         .reloadable = true},
+        {KEY("cutover", "lock_timeout", KT_DURATION, "2s",
+             cutover.lock_timeout_ms),
+         .reloadable = true},
+        {KEY("cutover", "drain_timeout", KT_DURATION, "10s",
+             cutover.drain_timeout_ms),
+         .reloadable = true},
+        {KEY("cutover", "action", KT_STRING, "rename", cutover.action),
+         .check = check_action},
+        {KEY("cutover", "retired_schema", KT_STRING, "ferry_retired",
+             cutover.retired_schema)},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+/* [kafka] keys with this prefix go to librdkafka as they are */
+#define RDKAFKA_PREFIX "rdkafka."
+
 struct parse_state {
         struct cfg *cfg;
         FILE *file;
-        int line; /* Debian's libinih does not pass line numbers: the
-                     reader counts them (it is called once per line) */
         const char *path;
-        int seen_line[NKEYS]; /* 0: not seen */
+        /* Debian's libinih does not pass line numbers: the reader counts
+         * them (inih calls it once per line, before handling that line) */
+        int line;
+        char section[64];      /* the current [section], as inih sees it */
+        char prev_key[64];     /* last key in it: what an indented line
+                                  would continue */
+        int seen_line[NKEYS];  /* 0: not set in the file */
+        int section_line[NKEYS]; /* by a section's first row: its header */
         char *err;
         size_t errsz;
         bool failed;
@@ -150,7 +182,7 @@ int cfg_parse_duration(const char *text, int64_t *ms)
 {
         char *end;
         if (*text < '0' || *text > '9')
-                return FERRY_ERR_CONFIG;
+                return FERRY_ERR_CONFIG; /* "-1s", " 5s", "s", "" */
         errno = 0;
         unsigned long long v = strtoull(text, &end, 10);
         if (errno || end == text)
@@ -172,12 +204,30 @@ int cfg_parse_duration(const char *text, int64_t *ms)
         return 0;
 }
 
+int cfg_parse_bool(const char *text, bool *out)
+{
+        static const char *const yes[] = {"true", "yes", "on", "1"};
+        static const char *const no[] = {"false", "no", "off", "0"};
+        for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+                if (!strcmp(text, yes[i])) {
+                        *out = true;
+                        return 0;
+                }
+                if (!strcmp(text, no[i])) {
+                        *out = false;
+                        return 0;
+                }
+        }
+        return FERRY_ERR_CONFIG;
+}
+
 static char *trim(char *s)
 {
         while (*s == ' ' || *s == '\t')
                 s++;
         size_t n = strlen(s);
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
+                     s[n - 1] == '\n' || s[n - 1] == '\r'))
                 s[--n] = '\0';
         return s;
 }
@@ -185,21 +235,131 @@ static char *trim(char *s)
 static void fail(struct parse_state *ps, int line, const char *section,
                  const char *key, const char *fmt, ...) FERRY_PRINTF(5, 6);
 
+/* Keeps the first error only: later ones are often its echoes (a bad
+ * role makes every role cross-check noise). */
 static void fail(struct parse_state *ps, int line, const char *section,
                  const char *key, const char *fmt, ...)
 {
         if (ps->failed)
-                return; /* the first error is the one to fix first */
+                return;
         char what[512];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(what, sizeof(what), fmt, ap);
         va_end(ap);
-        snprintf(ps->err, ps->errsz, "%s:%d: [%s] %s: %s", ps->path, line,
-                 section, key, what);
+        if (key)
+                snprintf(ps->err, ps->errsz, "%s:%d: [%s] %s: %s", ps->path,
+                         line, section, key, what);
+        else
+                snprintf(ps->err, ps->errsz, "%s:%d: [%s]: %s", ps->path,
+                         line, section, what);
         ps->failed = true;
 }
 
+static const struct key_def *find_key(const char *section, const char *key)
+{
+        for (size_t i = 0; i < NKEYS; i++)
+                if (!strcmp(keys[i].section, section) &&
+                    !strcmp(keys[i].key, key))
+                        return &keys[i];
+        return NULL;
+}
+
+/* @returns the index of the section's first row, or -1 if unknown. */
+static int find_section(const char *section)
+{
+        for (size_t i = 0; i < NKEYS; i++)
+                if (!strcmp(keys[i].section, section))
+                        return (int)i;
+        return -1;
+}
+
+static void section_names(char *out, size_t outsz)
+{
+        size_t used = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < NKEYS; i++) {
+                if (find_section(keys[i].section) != (int)i)
+                        continue;
+                int n = snprintf(out + used, outsz - used, "%s%s",
+                                 used ? ", " : "", keys[i].section);
+                if (n < 0 || (size_t)n >= outsz - used)
+                        return;
+                used += (size_t)n;
+        }
+}
+
+static void enum_names(const struct enum_name *names, char *out,
+                       size_t outsz)
+{
+        size_t used = 0;
+        out[0] = '\0';
+        for (const struct enum_name *e = names; e->name; e++) {
+                size_t len = strlen(e->name);
+                bool prefix = len && e->name[len - 1] == ':';
+                int n = snprintf(out + used, outsz - used, "%s%s%s",
+                                 used ? ", " : "", e->name,
+                                 prefix ? "..." : "");
+                if (n < 0 || (size_t)n >= outsz - used)
+                        return;
+                used += (size_t)n;
+        }
+}
+
+static int check_listen(struct cfg *cfg, const struct key_def *k,
+                        const char *value, char *why, size_t whysz)
+{
+        char *host = NULL;
+        uint16_t port;
+        (void)cfg;
+        (void)k;
+        if (!*value)
+                return 0; /* off */
+        int rc = http_listen_parse(value, &host, &port, why, whysz);
+        free(host);
+        return rc ? -1 : 0;
+}
+
+static int check_start(struct cfg *cfg, const struct key_def *k,
+                       const char *value, char *why, size_t whysz)
+{
+        (void)k;
+        free(cfg->source.start_gtid);
+        cfg->source.start_gtid = NULL;
+        if (cfg->source.start != CFG_START_GTID)
+                return 0;
+        const char *text = value + strlen("gtid:");
+        struct gtid_pos pos;
+        gtid_pos_init(&pos);
+        int bad = gtid_pos_parse(&pos, text, why, whysz);
+        if (!bad && pos.n == 0) {
+                snprintf(why, whysz, "gtid: needs a position like 0-1-100");
+                bad = 1;
+        }
+        gtid_pos_free(&pos);
+        if (bad)
+                return -1;
+        cfg->source.start_gtid = xstrdup(text);
+        return 0;
+}
+
+static int check_action(struct cfg *cfg, const struct key_def *k,
+                        const char *value, char *why, size_t whysz)
+{
+        (void)cfg;
+        (void)k;
+        if (!strcmp(value, "rename") || !strcmp(value, "none"))
+                return 0;
+        if (!strncmp(value, "exec:", 5) && value[5] == '/')
+                return 0;
+        snprintf(why, whysz,
+                 "'%s' is not one of rename, none, exec:/absolute/path",
+                 value);
+        return -1;
+}
+
+/* Reads the whole secret; one trailing newline (or CRLF) is an editor's,
+ * not the password's. Nothing of it goes into why. */
 static int read_password(const char *path, char **out, char *why,
                          size_t whysz)
 {
@@ -209,34 +369,81 @@ static int read_password(const char *path, char **out, char *why,
                          strerror(errno));
                 return -1;
         }
-        char buf[1024];
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        int bad = ferror(f);
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof(buf), f);
+        int err = ferror(f) ? errno : 0;
+        bool more = !err && n == sizeof(buf) && fgetc(f) != EOF;
         fclose(f);
-        if (bad) {
-                snprintf(why, whysz, "cannot read '%s'", path);
+        if (err) {
+                snprintf(why, whysz, "cannot read '%s': %s", path,
+                         strerror(err));
                 return -1;
         }
-        buf[n] = '\0';
+        if (more) {
+                snprintf(why, whysz, "'%s' is longer than %zu bytes: not a "
+                         "password file?", path, sizeof(buf) - 1);
+                memset(buf, 0, sizeof(buf));
+                return -1;
+        }
         if (n && buf[n - 1] == '\n')
-                buf[--n] = '\0';
+                n--;
         if (n && buf[n - 1] == '\r')
-                buf[--n] = '\0';
-        *out = xstrdup(buf);
+                n--;
+        if (memchr(buf, '\0', n) || memchr(buf, '\n', n)) {
+                snprintf(why, whysz, "'%s' holds more than one line or a NUL "
+                         "byte: the password must be its only line", path);
+                memset(buf, 0, sizeof(buf));
+                return -1;
+        }
+        *out = xmalloc(n + 1);
+        memcpy(*out, buf, n);
+        (*out)[n] = '\0';
         memset(buf, 0, sizeof(buf));
         return 0;
 }
 
-static int set_value(struct parse_state *ps, const struct key_def *k,
-                     const char *value, int line)
+static void free_password(char **pw)
 {
-        struct cfg *cfg = ps->cfg;
-        char *base = (char *)cfg;
-        char why[512];
+        if (*pw)
+                memset(*pw, 0, strlen(*pw));
+        free(*pw);
+        *pw = NULL;
+}
+
+static int check_password_file(struct cfg *cfg, const struct key_def *k,
+                               const char *value, char *why, size_t whysz)
+{
+        struct cfg_db *db = !strcmp(k->section, "source") ? &cfg->source.db
+                                                          : &cfg->sink.db;
+        free_password(&db->password);
+        return read_password(value, &db->password, why, whysz);
+}
+
+static void free_list(char ***items, size_t *n)
+{
+        for (size_t i = 0; i < *n; i++)
+                free((*items)[i]);
+        free(*items);
+        *items = NULL;
+        *n = 0;
+}
+
+/* Stores value into the row's field. @returns 0, or -1 with why written. */
+static int store(struct cfg *cfg, const struct key_def *k, const char *value,
+                 char *why, size_t whysz)
+{
+        char *field = (char *)cfg + k->off;
 
         switch (k->type) {
+        case KT_PATH:
+                if (value[0] != '/') {
+                        snprintf(why, whysz,
+                                 "'%s' is not an absolute path", value);
+                        return -1;
+                }
+                /* fall through */
         case KT_STRING: {
-                char **dst = (char **)(base + k->offset);
+                char **dst = (char **)field;
                 free(*dst);
                 *dst = xstrdup(value);
                 return 0;
@@ -247,212 +454,240 @@ static int set_value(struct parse_state *ps, const struct key_def *k,
                 long long v = strtoll(value, &end, 10);
                 if (errno || end == value || *end || v < k->min ||
                     v > k->max) {
-                        snprintf(why, sizeof(why),
+                        snprintf(why, whysz,
                                  "'%s' is not a whole number in %lld..%lld",
                                  value, k->min, k->max);
-                        fail(ps, line, k->section, k->key, "%s", why);
                         return -1;
                 }
+                /* server_id is the one field wider than int */
                 if (k->max > INT_MAX)
-                        *(uint32_t *)(base + k->offset) = (uint32_t)v;
+                        *(uint32_t *)field = (uint32_t)v;
                 else
-                        *(int *)(base + k->offset) = (int)v;
+                        *(int *)field = (int)v;
                 return 0;
         }
+        case KT_BOOL:
+                if (cfg_parse_bool(value, (bool *)field)) {
+                        snprintf(why, whysz, "'%s' is not true or false",
+                                 value);
+                        return -1;
+                }
+                return 0;
         case KT_DURATION:
-                if (cfg_parse_duration(value,
-                                       (int64_t *)(base + k->offset))) {
-                        fail(ps, line, k->section, k->key,
-                             "'%s' is not a duration like 250ms, 5s, 2m, "
-                             "1h",
-                             value);
+                if (cfg_parse_duration(value, (int64_t *)field)) {
+                        snprintf(why, whysz,
+                                 "'%s' is not a duration like 250ms, 5s, "
+                                 "2m, 1h",
+                                 value);
                         return -1;
                 }
                 return 0;
-        case KT_LOG_LEVEL: {
-                enum log_level lvl;
-                if (log_level_parse(value, &lvl) || lvl == LOG_LVL_FATAL) {
-                        fail(ps, line, k->section, k->key,
-                             "'%s' is not one of debug, info, warning, "
-                             "error",
-                             value);
-                        return -1;
-                }
-                *(int *)(base + k->offset) = (int)lvl;
-                return 0;
-        }
         case KT_ENUM:
                 for (const struct enum_name *e = k->names; e->name; e++) {
-                        if (!strcmp(e->name, value)) {
-                                *(int *)(base + k->offset) = e->value;
+                        size_t len = strlen(e->name);
+                        bool prefix = e->name[len - 1] == ':';
+                        if (prefix ? !strncmp(e->name, value, len)
+                                   : !strcmp(e->name, value)) {
+                                *(int *)field = e->value;
                                 return 0;
                         }
                 }
                 {
-                        char list[256] = "";
-                        for (const struct enum_name *e = k->names; e->name;
-                             e++) {
-                                if (list[0])
-                                        strcat(list, ", ");
-                                strcat(list, e->name);
-                        }
-                        snprintf(why, sizeof(why), "'%s' is not one of %s",
-                                 value, list);
-                        fail(ps, line, k->section, k->key, "%s", why);
+                        char list[256];
+                        enum_names(k->names, list, sizeof(list));
+                        snprintf(why, whysz, "'%s' is not one of %s", value,
+                                 list);
                 }
                 return -1;
         case KT_LIST: {
-                char *copy = xstrdup(value), *save = NULL;
-                for (size_t i = 0; i < cfg->source.n_tables; i++)
-                        free(cfg->source.tables[i]);
-                free(cfg->source.tables);
-                cfg->source.tables = NULL;
-                cfg->source.n_tables = 0;
-                for (char *tok = strtok_r(copy, ",", &save); tok;
-                     tok = strtok_r(NULL, ",", &save)) {
-                        char *t = trim(tok);
-                        if (!*t)
-                                continue;
-                        cfg->source.tables = xrealloc(
-                                cfg->source.tables,
-                                (cfg->source.n_tables + 1) * sizeof(char *));
-                        cfg->source.tables[cfg->source.n_tables++] =
-                                xstrdup(t);
-                }
-                free(copy);
-                if (!cfg->source.n_tables) {
-                        fail(ps, line, k->section, k->key, "%s",
-                             "empty list: name at least one table or LIKE "
-                             "pattern");
-                        return -1;
-                }
-                return 0;
-        }
-        case KT_START:
-                free(cfg->source.start_gtid);
-                cfg->source.start_gtid = NULL;
-                if (!strcmp(value, "snapshot")) {
-                        cfg->source.start = CFG_START_SNAPSHOT;
-                } else if (!strcmp(value, "now")) {
-                        cfg->source.start = CFG_START_NOW;
-                } else if (!strncmp(value, "gtid:", 5)) {
-                        struct gtid_pos pos;
-                        gtid_pos_init(&pos);
-                        int bad = gtid_pos_parse(&pos, value + 5, why,
-                                                 sizeof(why));
-                        if (!bad && pos.n == 0) {
-                                snprintf(why, sizeof(why),
-                                         "gtid: needs a position");
-                                bad = 1;
-                        }
-                        gtid_pos_free(&pos);
-                        if (bad) {
-                                fail(ps, line, k->section, k->key, "%s", why);
+                char ***items = (char ***)field;
+                size_t *n = (size_t *)((char *)cfg + k->count_off);
+                char *copy = xstrdup(value), *p = copy;
+                free_list(items, n);
+                for (;;) {
+                        char *comma = strchr(p, ',');
+                        if (comma)
+                                *comma = '\0';
+                        char *item = trim(p);
+                        if (!*item) {
+                                snprintf(why, whysz, "empty item %zu in "
+                                         "'%s': name tables or LIKE "
+                                         "patterns, comma separated",
+                                         *n + 1, value);
+                                free(copy);
+                                free_list(items, n);
                                 return -1;
                         }
-                        cfg->source.start = CFG_START_GTID;
-                        cfg->source.start_gtid = xstrdup(value + 5);
-                } else {
-                        fail(ps, line, k->section, k->key,
-                             "'%s' is not snapshot, now or gtid:D-S-N", value);
-                        return -1;
+                        *items = xrealloc(*items, (*n + 1) * sizeof(char *));
+                        (*items)[(*n)++] = xstrdup(item);
+                        if (!comma)
+                                break;
+                        p = comma + 1;
                 }
-                return 0;
-        case KT_PASSWORD_FILE: {
-                char **path = (char **)(base + k->offset);
-                /* password sits right before password_file in cfg_db */
-                char **pw = path - 1;
-                free(*path);
-                *path = xstrdup(value);
-                free(*pw);
-                *pw = NULL;
-                if (read_password(value, pw, why, sizeof(why))) {
-                        fail(ps, line, k->section, k->key, "%s", why);
-                        return -1;
-                }
+                free(copy);
                 return 0;
         }
         }
+        snprintf(why, whysz, "no such type");
         return -1;
 }
 
+static int set_value(struct parse_state *ps, const struct key_def *k,
+                     const char *value, int line)
+{
+        char why[512];
+        if (store(ps->cfg, k, value, why, sizeof(why)) ||
+            (k->check && k->check(ps->cfg, k, value, why, sizeof(why)))) {
+                fail(ps, line, k->section, k->key, "%s", why);
+                return -1;
+        }
+        return 0;
+}
+
+/* Sees every raw line before inih does: counts lines and catches what
+ * inih would silently misread (a line cut at its buffer size, an indented
+ * line glued onto the previous value, a section that holds no keys). */
 static char *read_line(char *str, int num, void *stream)
 {
         struct parse_state *ps = stream;
         char *r = fgets(str, num, ps->file);
-        if (r)
-                ps->line++;
+        if (!r)
+                return NULL;
+        ps->line++;
+        if (ps->failed)
+                return r;
+        if (!strchr(str, '\n') && !feof(ps->file)) {
+                int c = fgetc(ps->file);
+                if (c != '\n' && c != EOF) {
+                        while (c != '\n' && c != EOF)
+                                c = fgetc(ps->file);
+                        fail(ps, ps->line, ps->section, NULL,
+                             "line is longer than %d characters", num - 1);
+                        return r;
+                }
+        }
+        char *s = str;
+        if (ps->line == 1 && !strncmp(s, "\xEF\xBB\xBF", 3))
+                s += 3;
+        bool indented = *s == ' ' || *s == '\t';
+        char copy[512];
+        snprintf(copy, sizeof(copy), "%s", s);
+        char *t = trim(copy);
+        if (!*t || *t == ';' || *t == '#')
+                return r;
+        if (indented && ps->prev_key[0]) {
+                fail(ps, ps->line, ps->section, ps->prev_key, "%s",
+                     "the next line is indented, which INI reads as more of "
+                     "this value; remove the leading whitespace");
+                return r;
+        }
+        if (*t == '[') {
+                char *close = strchr(t, ']');
+                if (!close)
+                        return r; /* inih reports the syntax error */
+                *close = '\0';
+                snprintf(ps->section, sizeof(ps->section), "%s", t + 1);
+                ps->prev_key[0] = '\0';
+                int first = find_section(ps->section);
+                if (first < 0) {
+                        char known[128];
+                        section_names(known, sizeof(known));
+                        fail(ps, ps->line, ps->section, NULL,
+                             "unknown section (sections: %s)", known);
+                } else if (!ps->section_line[first]) {
+                        ps->section_line[first] = ps->line;
+                }
+        }
         return r;
+}
+
+static int add_rdkafka(struct parse_state *ps, const char *name,
+                       const char *value, int line)
+{
+        struct cfg *cfg = ps->cfg;
+        const char *prop = name + strlen(RDKAFKA_PREFIX);
+        size_t n = cfg->kafka.n_rdkafka;
+
+        if (!*prop) {
+                fail(ps, line, "kafka", name, "%s",
+                     "needs a librdkafka property name after 'rdkafka.'");
+                return 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!strcmp(cfg->kafka.rdkafka_keys[i], prop)) {
+                        fail(ps, line, "kafka", name, "%s", "set twice");
+                        return 0;
+                }
+        }
+        cfg->kafka.rdkafka_keys =
+                xrealloc(cfg->kafka.rdkafka_keys, (n + 1) * sizeof(char *));
+        cfg->kafka.rdkafka_values =
+                xrealloc(cfg->kafka.rdkafka_values, (n + 1) * sizeof(char *));
+        cfg->kafka.rdkafka_keys[n] = xstrdup(prop);
+        cfg->kafka.rdkafka_values[n] = xstrdup(value);
+        cfg->kafka.n_rdkafka++;
+        return 1;
 }
 
 static int on_entry(void *user, const char *section, const char *name,
                     const char *value)
 {
         struct parse_state *ps = user;
-        struct cfg *cfg = ps->cfg;
         int line = ps->line;
 
         if (ps->failed)
+                return 1; /* already reported; keep inih quiet */
+        snprintf(ps->prev_key, sizeof(ps->prev_key), "%s", name);
+        if (!strcmp(section, "kafka") &&
+            !strncmp(name, RDKAFKA_PREFIX, strlen(RDKAFKA_PREFIX)))
+                return add_rdkafka(ps, name, value, line);
+        if (!*section) {
+                fail(ps, line, "", name, "%s",
+                     "key before any [section] header");
                 return 0;
-        if (!strcmp(section, "kafka") && !strncmp(name, "rdkafka.", 8)) {
-                if (!name[8]) {
-                        fail(ps, line, section, name, "%s",
-                             "rdkafka. needs a property name");
-                        return 0;
-                }
-                size_t n = cfg->kafka.n_rdkafka;
-                cfg->kafka.rdkafka_keys = xrealloc(cfg->kafka.rdkafka_keys,
-                                                   (n + 1) * sizeof(char *));
-                cfg->kafka.rdkafka_values = xrealloc(
-                        cfg->kafka.rdkafka_values, (n + 1) * sizeof(char *));
-                cfg->kafka.rdkafka_keys[n] = xstrdup(name + 8);
-                cfg->kafka.rdkafka_values[n] = xstrdup(value);
-                cfg->kafka.n_rdkafka++;
-                return 1;
         }
-        bool section_known = false;
-        for (size_t i = 0; i < NKEYS; i++) {
-                if (strcmp(keys[i].section, section))
-                        continue;
-                section_known = true;
-                if (strcmp(keys[i].key, name))
-                        continue;
-                if (ps->seen_line[i]) {
-                        char prev[64];
-                        snprintf(prev, sizeof(prev),
-                                 "set twice (first on line %d)",
-                                 ps->seen_line[i]);
-                        fail(ps, line, section, name, "%s", prev);
-                        return 0;
-                }
-                ps->seen_line[i] = line;
-                set_value(ps, &keys[i], value, line);
-                return 1;
+        const struct key_def *k = find_key(section, name);
+        if (!k) {
+                fail(ps, line, section, name, "%s", "unknown key");
+                return 0;
         }
-        if (section_known)
-                fail(ps, line, section, name, "unknown key");
-        else
-                fail(ps, line, section, name,
-                     "unknown section or key (sections: daemon, source, "
-                     "kafka, sink, cutover)");
-        return 0;
+        size_t i = (size_t)(k - keys);
+        if (ps->seen_line[i]) {
+                fail(ps, line, section, name, "set twice (first on line %d)",
+                     ps->seen_line[i]);
+                return 0;
+        }
+        ps->seen_line[i] = line;
+        return set_value(ps, k, value, line) ? 0 : 1;
 }
 
 static void apply_defaults(struct parse_state *ps)
 {
         for (size_t i = 0; i < NKEYS; i++)
                 if (keys[i].def)
-                        set_value(ps, &keys[i], keys[i].def, 0);
+                        (void)set_value(ps, &keys[i], keys[i].def, 0);
 }
 
+/* A missing key points at its section's header, or line 0 when the
+ * whole section is missing. */
 static void require(struct parse_state *ps, const char *section,
                     const char *key, const char *why)
 {
-        for (size_t i = 0; i < NKEYS; i++)
-                if (!strcmp(keys[i].section, section) &&
-                    !strcmp(keys[i].key, key) && !ps->seen_line[i])
-                        fail(ps, 0, section, key, "missing required key%s",
-                             why);
+        const struct key_def *k = find_key(section, key);
+        if (!k || ps->seen_line[k - keys])
+                return;
+        int line = ps->section_line[find_section(section)];
+        fail(ps, line, section, key, "missing required key%s", why);
+}
+
+/* The line a key was set on, or its section's, or 0. */
+static int line_of(struct parse_state *ps, const char *section,
+                   const char *key)
+{
+        const struct key_def *k = find_key(section, key);
+        if (ps->seen_line[k - keys])
+                return ps->seen_line[k - keys];
+        return ps->section_line[find_section(section)];
 }
 
 static void cross_check(struct parse_state *ps)
@@ -461,8 +696,7 @@ static void cross_check(struct parse_state *ps)
         for (size_t i = 0; i < NKEYS; i++)
                 if (keys[i].required)
                         require(ps, keys[i].section, keys[i].key, "");
-        bool sink = cfg->daemon.role != CFG_ROLE_SOURCE;
-        if (sink) {
+        if (cfg->daemon.role != CFG_ROLE_SOURCE) {
                 require(ps, "sink", "user", " (role includes the sink)");
                 require(ps, "sink", "database", " (role includes the sink)");
                 require(ps, "sink", "mapping", " (role includes the sink)");
@@ -471,17 +705,19 @@ static void cross_check(struct parse_state *ps)
                 require(ps, "kafka", "brokers", " (transport = kafka)");
         if (cfg->daemon.transport == CFG_TRANSPORT_DIRECT &&
             cfg->daemon.role != CFG_ROLE_ALL)
-                fail(ps, 0, "daemon", "transport", "%s",
+                fail(ps, line_of(ps, "daemon", "transport"), "daemon",
+                     "transport", "%s",
                      "direct carries events inside one process, so it "
                      "needs role = all (use transport = kafka to split "
                      "source and sink)");
+        if (cfg->source.heartbeat_ms < 100)
+                fail(ps, line_of(ps, "source", "heartbeat"), "source",
+                     "heartbeat", "%s", "must be at least 100ms");
         if (cfg->source.read_timeout_ms <= cfg->source.heartbeat_ms)
-                fail(ps, 0, "source", "read_timeout", "%s",
+                fail(ps, line_of(ps, "source", "read_timeout"), "source",
+                     "read_timeout", "%s",
                      "must be longer than heartbeat, or an idle but "
                      "healthy connection would time out");
-        if (cfg->source.heartbeat_ms < 100)
-                fail(ps, 0, "source", "heartbeat", "%s",
-                     "must be at least 100ms");
 }
 
 int cfg_load(const char *path, struct cfg **cfgp, char *errstr,
@@ -493,19 +729,37 @@ int cfg_load(const char *path, struct cfg **cfgp, char *errstr,
         *cfgp = NULL;
         cfg->path = xstrdup(path);
         apply_defaults(&ps);
+        if (ps.failed) { /* a bad row in the table: a bug, not the user's */
+                cfg_free(cfg);
+                return FERRY_ERR_CONFIG;
+        }
 
         FILE *f = fopen(path, "r");
         if (!f) {
-                snprintf(errstr, errstr_size, "%s: cannot read: %s", path,
+                snprintf(errstr, errstr_size, "%s:0: cannot read: %s", path,
                          strerror(errno));
                 cfg_free(cfg);
                 return FERRY_ERR_CONFIG;
         }
         ps.file = f;
         int r = ini_parse_stream(read_line, &ps, on_entry, &ps);
+        int read_errno = ferror(f) ? errno : 0;
         fclose(f);
+        if (read_errno && !ps.failed) {
+                snprintf(errstr, errstr_size, "%s:%d: cannot read: %s", path,
+                         ps.line, strerror(read_errno));
+                ps.failed = true;
+        }
         if (r > 0 && !ps.failed) {
-                snprintf(errstr, errstr_size, "%s:%d: syntax error", path, r);
+                snprintf(errstr, errstr_size,
+                         "%s:%d: [%s]: syntax error: expected key = value, "
+                         "[section] or a ; comment",
+                         path, r, ps.section);
+                ps.failed = true;
+        }
+        if (r < 0 && !ps.failed) {
+                snprintf(errstr, errstr_size, "%s:0: cannot parse: %s", path,
+                         r == -2 ? "out of memory" : "cannot read");
                 ps.failed = true;
         }
         if (!ps.failed)
@@ -527,9 +781,7 @@ static void free_db(struct cfg_db *db)
         free(db->host);
         free(db->socket);
         free(db->user);
-        if (db->password)
-                memset(db->password, 0, strlen(db->password));
-        free(db->password);
+        free_password(&db->password);
         free(db->password_file);
         free(db->database);
 }
@@ -543,9 +795,7 @@ void cfg_free(struct cfg *cfg)
         free(cfg->daemon.metrics_listen);
         free(cfg->daemon.control_socket);
         free_db(&cfg->source.db);
-        for (size_t i = 0; i < cfg->source.n_tables; i++)
-                free(cfg->source.tables[i]);
-        free(cfg->source.tables);
+        free_list(&cfg->source.tables, &cfg->source.n_tables);
         free(cfg->source.start_gtid);
         free(cfg->kafka.brokers);
         free(cfg->kafka.topic_prefix);
@@ -565,9 +815,105 @@ void cfg_free(struct cfg *cfg)
 
 bool cfg_key_reloadable(const char *section, const char *key)
 {
-        for (size_t i = 0; i < NKEYS; i++)
-                if (!strcmp(keys[i].section, section) &&
-                    !strcmp(keys[i].key, key))
-                        return keys[i].reloadable;
+        const struct key_def *k = find_key(section, key);
+        return k && k->reloadable;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a != b;
+        return strcmp(a, b) != 0;
+}
+
+static bool key_differs(const struct cfg *a, const struct cfg *b,
+                        const struct key_def *k)
+{
+        const char *fa = (const char *)a + k->off;
+        const char *fb = (const char *)b + k->off;
+
+        if (k->check == check_password_file) {
+                const struct cfg_db *da = !strcmp(k->section, "source")
+                                                  ? &a->source.db
+                                                  : &a->sink.db;
+                const struct cfg_db *db = !strcmp(k->section, "source")
+                                                  ? &b->source.db
+                                                  : &b->sink.db;
+                if (str_differs(da->password, db->password))
+                        return true;
+        }
+        if (k->check == check_start &&
+            str_differs(a->source.start_gtid, b->source.start_gtid))
+                return true;
+        switch (k->type) {
+        case KT_STRING:
+        case KT_PATH:
+                return str_differs(*(char *const *)fa, *(char *const *)fb);
+        case KT_INT:
+                if (k->max > INT_MAX)
+                        return *(const uint32_t *)fa != *(const uint32_t *)fb;
+                return *(const int *)fa != *(const int *)fb;
+        case KT_BOOL:
+                return *(const bool *)fa != *(const bool *)fb;
+        case KT_DURATION:
+                return *(const int64_t *)fa != *(const int64_t *)fb;
+        case KT_ENUM:
+                return *(const int *)fa != *(const int *)fb;
+        case KT_LIST: {
+                size_t na = *(const size_t *)((const char *)a + k->count_off);
+                size_t nb = *(const size_t *)((const char *)b + k->count_off);
+                char *const *la = *(char *const *const *)fa;
+                char *const *lb = *(char *const *const *)fb;
+                if (na != nb)
+                        return true;
+                for (size_t i = 0; i < na; i++)
+                        if (strcmp(la[i], lb[i]))
+                                return true;
+                return false;
+        }
+        }
+        return true;
+}
+
+static bool rdkafka_differs(const struct cfg *a, const struct cfg *b)
+{
+        if (a->kafka.n_rdkafka != b->kafka.n_rdkafka)
+                return true;
+        for (size_t i = 0; i < a->kafka.n_rdkafka; i++)
+                if (strcmp(a->kafka.rdkafka_keys[i],
+                           b->kafka.rdkafka_keys[i]) ||
+                    strcmp(a->kafka.rdkafka_values[i],
+                           b->kafka.rdkafka_values[i]))
+                        return true;
         return false;
+}
+
+static void list_add(char *out, size_t outsz, size_t *used, const char *sec,
+                     const char *key)
+{
+        if (!out || !outsz || *used >= outsz)
+                return;
+        int n = snprintf(out + *used, outsz - *used, "%s[%s] %s",
+                         *used ? ", " : "", sec, key);
+        if (n > 0)
+                *used += (size_t)n;
+}
+
+size_t cfg_reload_diff(const struct cfg *old, const struct cfg *fresh,
+                       char *out, size_t outsz)
+{
+        size_t n = 0, used = 0;
+        if (out && outsz)
+                out[0] = '\0';
+        for (size_t i = 0; i < NKEYS; i++) {
+                if (keys[i].reloadable || !key_differs(old, fresh, &keys[i]))
+                        continue;
+                list_add(out, outsz, &used, keys[i].section, keys[i].key);
+                n++;
+        }
+        if (rdkafka_differs(old, fresh)) {
+                list_add(out, outsz, &used, "kafka", RDKAFKA_PREFIX "*");
+                n++;
+        }
+        return n;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * ferryd's configuration: the INI file of DESIGN.md, parsed with libinih
- * through one table of {section, key, type, default, reloadable}. Every
- * error names the file, the line and the key. Durations are stored in
- * milliseconds.
+ * through one table of {section, key, type, default, reloadable, check}.
+ * Every error names the file, the line and the key. Durations are stored
+ * in milliseconds.
  */
 #ifndef FERRY_CONFIG_H
 #define FERRY_CONFIG_H
@@ -80,20 +80,46 @@ struct cfg {
 };
 
 /**
- * @brief Reads and validates a config file.
+ * @brief Reads and validates a config file, and the password files it
+ *        names (their contents land in cfg_db.password, never in errstr
+ *        or a log line).
  * @param path     the INI file
  * @param cfgp     on success *cfgp is a new config the caller frees with
- *                 cfg_free()
- * @returns 0, or FERRY_ERR_CONFIG with errstr like
- *          "/etc/ferry/ferryd.conf:12: [source] port: not a number: 'x'"
+ *                 cfg_free(); on error *cfgp is NULL
+ * @returns 0, or FERRY_ERR_CONFIG with the first error found (later ones
+ *          are often its echoes) in errstr, always as
+ *          "FILE:LINE: [section] key: what is wrong", e.g.
+ *          "/etc/ferry/ferryd.conf:12: [source] port: 'x' is not a whole
+ *          number in 1..65535". A missing key names its section's header
+ *          line, or line 0 when the section is absent too; errors about a
+ *          whole line or section leave the key out ("FILE:LINE: [sink]:
+ *          unknown section ..."); an unreadable FILE gives "FILE:0: ...".
+ *          Lines are limited to 199 characters (libinih's buffer) and an
+ *          indented line is refused (INI would glue it onto the value
+ *          above).
+ * @context any thread: no globals
  */
 int cfg_load(const char *path, struct cfg **cfgp, char *errstr,
              size_t errstr_size) FERRY_WUR;
 
 void cfg_free(struct cfg *cfg);
 
-/* @returns whether SIGHUP may change this key without a restart. */
+/* @returns whether SIGHUP may change this key without a restart
+ *          (log_level and the [cutover] timeouts today); false for
+ *          unknown keys. */
 bool cfg_key_reloadable(const char *section, const char *key);
+
+/**
+ * @brief For SIGHUP: which keys differ between the running config and a
+ *        freshly loaded one but cannot change without a restart.
+ * @param out   receives "[source] host, [kafka] rdkafka.*" (truncated to
+ *              outsz; may be NULL); never a value, so no secret leaks
+ * @returns how many such keys differ (0: the reload can apply in full).
+ *          A changed password file's contents count as a change of
+ *          password_file.
+ */
+size_t cfg_reload_diff(const struct cfg *old, const struct cfg *fresh,
+                       char *out, size_t outsz);
 
 /**
  * @brief Parses "250ms", "5s", "2m", "1h" (a bare number is an error:
@@ -101,5 +127,12 @@ bool cfg_key_reloadable(const char *section, const char *key);
  * @returns 0 or FERRY_ERR_CONFIG.
  */
 int cfg_parse_duration(const char *text, int64_t *ms) FERRY_WUR;
+
+/**
+ * @brief Parses true|yes|on|1 and false|no|off|0 (lower case), for bool
+ *        keys (none in the contract yet).
+ * @returns 0 or FERRY_ERR_CONFIG.
+ */
+int cfg_parse_bool(const char *text, bool *out) FERRY_WUR;
 
 #endif
