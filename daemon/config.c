@@ -577,8 +577,8 @@ static char *read_line(char *str, int num, void *stream)
                 return r;
         if (indented && ps->prev_key[0]) {
                 fail(ps, ps->line, ps->section, ps->prev_key, "%s",
-                     "the next line is indented, which INI reads as more of "
-                     "this value; remove the leading whitespace");
+                     "this line is indented, so INI would read it as more "
+                     "of this key's value; remove the leading whitespace");
                 return r;
         }
         if (*t == '[') {

@@ -89,15 +89,32 @@ def test_shipped_example_is_valid(tmp_path):
      "[source] server_id: set twice (first on line"),
     (("on_error = dead_letter", "on_eror = stop"), "[sink] on_eror: unknown "
      "key"),
-    (("[cutover]", "[cutovr]"), "[cutovr] max_lag: unknown section"),
-    (("user = ferry\npassword_file", "password_file"), ":0: [source] user: "
+    (("[cutover]", "[cutovr]"), ":29: [cutovr]: unknown section"),
+    (("[cutover]", "[metrics]\n[cutover]"), ":29: [metrics]: unknown "
+     "section"),
+    (("user = ferry\npassword_file", "password_file"), ":6: [source] user: "
      "missing required key"),
+    (("brokers = k1:9092\n", ""), None),
+    (("transport = direct", "transport = kafka"), None),
+    (("transport = direct", "transport = kafka\nrole = source"),
+     ":4: [daemon] role: set twice (first on line 2)"),
+    (("rdkafka.linger.ms = 5", "rdkafka.compression.type = lz4"),
+     ":21: [kafka] rdkafka.compression.type: set twice"),
+    (("on_error = dead_letter", "workers = 0"), ":27: [sink] workers: '0' "
+     "is not a whole number in 1..256"),
+    (("mapping = /etc/ferry/event_finder.json", "mapping = event_finder.json"),
+     ":26: [sink] mapping: 'event_finder.json' is not an absolute path"),
+    (("port = 3306", "port = 3306\n  server_id = 1"), ":9: [source] port: "
+     "this line is indented"),
+    (("tables = clerk_sync_%, other", "tables = " + "t, " * 70 + "t"),
+     ":12: [source]: line is longer than 199 characters"),
     (("mapping = /etc/ferry/event_finder.json\n", ""), "[sink] mapping: "
      "missing required key (role includes the sink)"),
     (("start = gtid:0-1-100,1-2-3", "start = gtid:0-1"), "[source] start: "
      "bad GTID position"),
     (("start = gtid:0-1-100,1-2-3", "start = yesterday"), "[source] start"),
-    (("tables = clerk_sync_%, other", "tables = ,"), "[source] tables: empty"),
+    (("tables = clerk_sync_%, other", "tables = ,"), ":12: [source] tables: "
+     "empty item 1"),
     (("transport = direct", "transport = direct\n"), None),
     (("role = all", "role = source"), "[daemon] transport: direct carries "
      "events inside one process"),
@@ -121,6 +138,21 @@ def test_unreadable_password_file(tmp_path):
     assert r.returncode == 78
     assert ":10: [source] password_file: cannot read '/nonexistent/pw': No " \
            "such file" in r.stderr, r.stderr
+
+
+def test_password_file_is_a_directory(tmp_path):
+    r, cfg = check(tmp_path, GOOD.replace("{pw}", str(tmp_path)))
+    assert r.returncode == 78
+    assert f":10: [source] password_file: cannot read '{tmp_path}': Is a " \
+           "directory" in r.stderr, r.stderr
+
+
+def test_password_with_two_lines_is_not_echoed(tmp_path):
+    pw = tmp_path / "pw2"
+    pw.write_text(SECRET + "\n" + SECRET + "\n")
+    r, cfg = check(tmp_path, GOOD.replace("{pw}", str(pw)))
+    assert r.returncode == 78
+    assert ":10: [source] password_file:" in r.stderr, r.stderr
 
 
 def test_missing_file_and_usage():

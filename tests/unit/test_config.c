@@ -426,9 +426,9 @@ static void test_errors(void)
                      "F:10: [source] heartbeat: must be at least 100ms");
         /* what inih would misread */
         expect_error(MINIMAL "[source]\nport = 3306\n  server_id = 5\n",
-                     "F:11: [source] port: the next line is indented, which "
-                     "INI reads as more of this value; remove the leading "
-                     "whitespace");
+                     "F:11: [source] port: this line is indented, so INI "
+                     "would read it as more of this key's value; remove the "
+                     "leading whitespace");
         expect_error(MINIMAL "[source]\nport\n",
                      "F:10: [source]: syntax error: expected key = value, "
                      "[section] or a ; comment");
