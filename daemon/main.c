@@ -19,7 +19,7 @@
 static void usage(FILE *out)
 {
         fprintf(out,
-                "Usage: ferryd -c FILE [--check-config | --print-events]\n"
+                "Usage: ferryd [-c FILE] [--check-config | --print-events]\n"
                 "\n"
                 "Moves live MariaDB rows between tables with zero downtime.\n"
                 "\n"
