@@ -46,31 +46,36 @@ struct key_def {
         const char *section;
         const char *key;
         enum key_type type;
-        const char *def; /* NULL: no default (required, or stays NULL) */
-        size_t off;      /* into struct cfg */
+        const char *def;  /* NULL: no default (required, or stays NULL) */
+        size_t off;       /* into struct cfg */
         size_t count_off; /* KT_LIST: the size_t item count */
-        bool required;   /* always; role/transport ones are cross-checks */
-        bool reloadable; /* SIGHUP may change it without a restart */
+        bool required;    /* always; role/transport ones are cross-checks */
+        bool reloadable;  /* SIGHUP may change it without a restart */
         const struct enum_name *names; /* KT_ENUM */
         long long min, max;            /* KT_INT */
         key_check_fn check;
 };
 
-static const struct enum_name roles[] = {
-        {"all", CFG_ROLE_ALL}, {"source", CFG_ROLE_SOURCE},
-        {"sink", CFG_ROLE_SINK}, {NULL, 0}};
-static const struct enum_name transports[] = {
-        {"direct", CFG_TRANSPORT_DIRECT}, {"kafka", CFG_TRANSPORT_KAFKA},
-        {NULL, 0}};
-static const struct enum_name starts[] = {
-        {"snapshot", CFG_START_SNAPSHOT}, {"now", CFG_START_NOW},
-        {"gtid:", CFG_START_GTID}, {NULL, 0}};
+static const struct enum_name roles[] = {{"all", CFG_ROLE_ALL},
+                                         {"source", CFG_ROLE_SOURCE},
+                                         {"sink", CFG_ROLE_SINK},
+                                         {NULL, 0}};
+static const struct enum_name transports[] = {{"direct", CFG_TRANSPORT_DIRECT},
+                                              {"kafka", CFG_TRANSPORT_KAFKA},
+                                              {NULL, 0}};
+static const struct enum_name starts[] = {{"snapshot", CFG_START_SNAPSHOT},
+                                          {"now", CFG_START_NOW},
+                                          {"gtid:", CFG_START_GTID},
+                                          {NULL, 0}};
 static const struct enum_name on_errors[] = {
-        {"stop", CFG_ON_ERROR_STOP}, {"dead_letter", CFG_ON_ERROR_DEAD_LETTER},
+        {"stop", CFG_ON_ERROR_STOP},
+        {"dead_letter", CFG_ON_ERROR_DEAD_LETTER},
         {NULL, 0}};
-static const struct enum_name log_levels[] = {
-        {"debug", LOG_LVL_DEBUG}, {"info", LOG_LVL_INFO},
-        {"warning", LOG_LVL_WARNING}, {"error", LOG_LVL_ERROR}, {NULL, 0}};
+static const struct enum_name log_levels[] = {{"debug", LOG_LVL_DEBUG},
+                                              {"info", LOG_LVL_INFO},
+                                              {"warning", LOG_LVL_WARNING},
+                                              {"error", LOG_LVL_ERROR},
+                                              {NULL, 0}};
 
 static int check_listen(struct cfg *cfg, const struct key_def *k,
                         const char *value, char *why, size_t whysz);
@@ -82,8 +87,8 @@ static int check_action(struct cfg *cfg, const struct key_def *k,
                         const char *value, char *why, size_t whysz);
 
 #define OFF(field) offsetof(struct cfg, field)
-#define KEY(sec, name, ty, dflt, field)                                      \
-        .section = (sec), .key = (name), .type = (ty), .def = (dflt),        \
+#define KEY(sec, name, ty, dflt, field)                                        \
+        .section = (sec), .key = (name), .type = (ty), .def = (dflt),          \
         .off = OFF(field)
 
 static const struct key_def keys[] = {
@@ -106,15 +111,14 @@ static const struct key_def keys[] = {
         {KEY("source", "socket", KT_PATH, NULL, source.db.socket)},
         {KEY("source", "user", KT_STRING, NULL, source.db.user),
          .required = true},
-        {KEY("source", "password_file", KT_PATH, NULL,
-             source.db.password_file),
+        {KEY("source", "password_file", KT_PATH, NULL, source.db.password_file),
          .check = check_password_file},
         {KEY("source", "database", KT_STRING, NULL, source.db.database),
          .required = true},
         {KEY("source", "tables", KT_LIST, NULL, source.tables),
          .count_off = OFF(source.n_tables), .required = true},
-        {KEY("source", "server_id", KT_INT, "4001", source.server_id),
-         .min = 1, .max = 4294967295LL},
+        {KEY("source", "server_id", KT_INT, "4001", source.server_id), .min = 1,
+         .max = 4294967295LL},
         {KEY("source", "start", KT_ENUM, "snapshot", source.start),
          .names = starts, .check = check_start},
         {KEY("source", "heartbeat", KT_DURATION, "1s", source.heartbeat_ms)},
@@ -122,8 +126,7 @@ static const struct key_def keys[] = {
              source.read_timeout_ms)},
 
         {KEY("kafka", "brokers", KT_STRING, NULL, kafka.brokers)},
-        {KEY("kafka", "topic_prefix", KT_STRING, "ferry",
-             kafka.topic_prefix)},
+        {KEY("kafka", "topic_prefix", KT_STRING, "ferry", kafka.topic_prefix)},
         /* rdkafka.<property> is not a row: see on_entry */
 
         {KEY("sink", "host", KT_STRING, "127.0.0.1", sink.db.host)},
@@ -168,10 +171,10 @@ struct parse_state {
         /* Debian's libinih does not pass line numbers: the reader counts
          * them (inih calls it once per line, before handling that line) */
         int line;
-        char section[64];      /* the current [section], as inih sees it */
-        char prev_key[64];     /* last key in it: what an indented line
-                                  would continue */
-        int seen_line[NKEYS];  /* 0: not set in the file */
+        char section[64];        /* the current [section], as inih sees it */
+        char prev_key[64];       /* last key in it: what an indented line
+                                    would continue */
+        int seen_line[NKEYS];    /* 0: not set in the file */
         int section_line[NKEYS]; /* by a section's first row: its header */
         char *err;
         size_t errsz;
@@ -226,8 +229,8 @@ static char *trim(char *s)
         while (*s == ' ' || *s == '\t')
                 s++;
         size_t n = strlen(s);
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
-                     s[n - 1] == '\n' || s[n - 1] == '\r'))
+        while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+                     s[n - 1] == '\r'))
                 s[--n] = '\0';
         return s;
 }
@@ -251,8 +254,8 @@ static void fail(struct parse_state *ps, int line, const char *section,
                 snprintf(ps->err, ps->errsz, "%s:%d: [%s] %s: %s", ps->path,
                          line, section, key, what);
         else
-                snprintf(ps->err, ps->errsz, "%s:%d: [%s]: %s", ps->path,
-                         line, section, what);
+                snprintf(ps->err, ps->errsz, "%s:%d: [%s]: %s", ps->path, line,
+                         section, what);
         ps->failed = true;
 }
 
@@ -289,8 +292,7 @@ static void section_names(char *out, size_t outsz)
         }
 }
 
-static void enum_names(const struct enum_name *names, char *out,
-                       size_t outsz)
+static void enum_names(const struct enum_name *names, char *out, size_t outsz)
 {
         size_t used = 0;
         out[0] = '\0';
@@ -353,15 +355,13 @@ static int check_action(struct cfg *cfg, const struct key_def *k,
         if (!strncmp(value, "exec:", 5) && value[5] == '/')
                 return 0;
         snprintf(why, whysz,
-                 "'%s' is not one of rename, none, exec:/absolute/path",
-                 value);
+                 "'%s' is not one of rename, none, exec:/absolute/path", value);
         return -1;
 }
 
 /* Reads the whole secret; one trailing newline (or CRLF) is an editor's,
  * not the password's. Nothing of it goes into why. */
-static int read_password(const char *path, char **out, char *why,
-                         size_t whysz)
+static int read_password(const char *path, char **out, char *why, size_t whysz)
 {
         FILE *f = fopen(path, "r");
         if (!f) {
@@ -380,8 +380,10 @@ static int read_password(const char *path, char **out, char *why,
                 return -1;
         }
         if (more) {
-                snprintf(why, whysz, "'%s' is longer than %zu bytes: not a "
-                         "password file?", path, sizeof(buf) - 1);
+                snprintf(why, whysz,
+                         "'%s' is longer than %zu bytes: not a "
+                         "password file?",
+                         path, sizeof(buf) - 1);
                 memset(buf, 0, sizeof(buf));
                 return -1;
         }
@@ -390,8 +392,10 @@ static int read_password(const char *path, char **out, char *why,
         if (n && buf[n - 1] == '\r')
                 n--;
         if (memchr(buf, '\0', n) || memchr(buf, '\n', n)) {
-                snprintf(why, whysz, "'%s' holds more than one line or a NUL "
-                         "byte: the password must be its only line", path);
+                snprintf(why, whysz,
+                         "'%s' holds more than one line or a NUL "
+                         "byte: the password must be its only line",
+                         path);
                 memset(buf, 0, sizeof(buf));
                 return -1;
         }
@@ -413,8 +417,8 @@ static void free_password(char **pw)
 static int check_password_file(struct cfg *cfg, const struct key_def *k,
                                const char *value, char *why, size_t whysz)
 {
-        struct cfg_db *db = !strcmp(k->section, "source") ? &cfg->source.db
-                                                          : &cfg->sink.db;
+        struct cfg_db *db =
+                !strcmp(k->section, "source") ? &cfg->source.db : &cfg->sink.db;
         free_password(&db->password);
         return read_password(value, &db->password, why, whysz);
 }
@@ -437,8 +441,8 @@ static int store(struct cfg *cfg, const struct key_def *k, const char *value,
         switch (k->type) {
         case KT_PATH:
                 if (value[0] != '/') {
-                        snprintf(why, whysz,
-                                 "'%s' is not an absolute path", value);
+                        snprintf(why, whysz, "'%s' is not an absolute path",
+                                 value);
                         return -1;
                 }
                 /* fall through */
@@ -452,8 +456,7 @@ static int store(struct cfg *cfg, const struct key_def *k, const char *value,
                 char *end;
                 errno = 0;
                 long long v = strtoll(value, &end, 10);
-                if (errno || end == value || *end || v < k->min ||
-                    v > k->max) {
+                if (errno || end == value || *end || v < k->min || v > k->max) {
                         snprintf(why, whysz,
                                  "'%s' is not a whole number in %lld..%lld",
                                  value, k->min, k->max);
@@ -510,7 +513,8 @@ static int store(struct cfg *cfg, const struct key_def *k, const char *value,
                                 *comma = '\0';
                         char *item = trim(p);
                         if (!*item) {
-                                snprintf(why, whysz, "empty item %zu in "
+                                snprintf(why, whysz,
+                                         "empty item %zu in "
                                          "'%s': name tables or LIKE "
                                          "patterns, comma separated",
                                          *n + 1, value);
@@ -681,8 +685,7 @@ static void require(struct parse_state *ps, const char *section,
 }
 
 /* The line a key was set on, or its section's, or 0. */
-static int line_of(struct parse_state *ps, const char *section,
-                   const char *key)
+static int line_of(struct parse_state *ps, const char *section, const char *key)
 {
         const struct key_def *k = find_key(section, key);
         if (ps->seen_line[k - keys])
@@ -724,8 +727,8 @@ int cfg_load(const char *path, struct cfg **cfgp, char *errstr,
              size_t errstr_size)
 {
         struct cfg *cfg = xcalloc(1, sizeof(*cfg));
-        struct parse_state ps = {.cfg = cfg, .path = path, .err = errstr,
-                                 .errsz = errstr_size};
+        struct parse_state ps = {
+                .cfg = cfg, .path = path, .err = errstr, .errsz = errstr_size};
         *cfgp = NULL;
         cfg->path = xstrdup(path);
         apply_defaults(&ps);

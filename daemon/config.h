@@ -35,7 +35,7 @@ struct cfg {
         struct {
                 enum cfg_role role;           /* default all */
                 enum cfg_transport transport; /* default direct */
-                char *state_dir;      /* default /var/lib/ferry */
+                char *state_dir;              /* default /var/lib/ferry */
                 char *metrics_listen; /* default 127.0.0.1:9187; "" = off */
                 char *control_socket; /* default /run/ferry/ferryd.sock */
                 int log_level;        /* enum log_level; default info */
@@ -45,10 +45,10 @@ struct cfg {
                 struct cfg_db db;
                 char **tables; /* names or LIKE patterns; >= 1 */
                 size_t n_tables;
-                uint32_t server_id;     /* default 4001; must be != 0 */
-                enum cfg_start start;   /* default snapshot */
-                char *start_gtid;       /* "0-1-100[,1-2-5]" for gtid: */
-                int64_t heartbeat_ms;   /* default 1000 */
+                uint32_t server_id;      /* default 4001; must be != 0 */
+                enum cfg_start start;    /* default snapshot */
+                char *start_gtid;        /* "0-1-100[,1-2-5]" for gtid: */
+                int64_t heartbeat_ms;    /* default 1000 */
                 int64_t read_timeout_ms; /* default 5000; > heartbeat */
         } source;
 
@@ -63,10 +63,10 @@ struct cfg {
 
         struct {
                 struct cfg_db db;
-                char *mapping;    /* path to the mapping JSON; required for
-                                     role sink/all */
-                int workers;      /* default 4, 1..256 */
-                char *group;      /* default "ferry-sink" */
+                char *mapping; /* path to the mapping JSON; required for
+                                  role sink/all */
+                int workers;   /* default 4, 1..256 */
+                char *group;   /* default "ferry-sink" */
                 enum cfg_on_error on_error; /* default stop */
         } sink;
 

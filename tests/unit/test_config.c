@@ -63,14 +63,14 @@ static struct cfg *load(const char *text, char *err, size_t errsz)
 }
 
 /* The smallest valid file: the required keys for role = all, direct. */
-#define MINIMAL                                                              \
-        "[source]\n"                                                         \
-        "user = ferry\n"                                                     \
-        "database = event_finder\n"                                          \
-        "tables = clerk_sync_%\n"                                            \
-        "[sink]\n"                                                           \
-        "user = ferry\n"                                                     \
-        "database = event_finder\n"                                          \
+#define MINIMAL                                                                \
+        "[source]\n"                                                           \
+        "user = ferry\n"                                                       \
+        "database = event_finder\n"                                            \
+        "tables = clerk_sync_%\n"                                              \
+        "[sink]\n"                                                             \
+        "user = ferry\n"                                                       \
+        "database = event_finder\n"                                            \
         "mapping = /usr/share/ferry/schemas/event_finder.json\n"
 
 static void expect_error(const char *text, const char *want)
@@ -90,56 +90,54 @@ static void expect_error_prefix(const char *text, const char *want)
         cfg_free(cfg);
         CHECK(!strncmp(err, want, strlen(want)));
         if (strncmp(err, want, strlen(want)))
-                fprintf(stderr, "  got '%s'\n  want prefix '%s'\n", err,
-                        want);
+                fprintf(stderr, "  got '%s'\n  want prefix '%s'\n", err, want);
 }
 
 static void test_full(void)
 {
         char err[1024];
-        struct cfg *cfg = load(
-                "; a comment\n"
-                "[daemon]\n"
-                "role = all\n"
-                "transport = kafka\n"
-                "state_dir = /srv/ferry\n"
-                "metrics_listen = [::1]:9999\n"
-                "control_socket = /run/f.sock\n"
-                "log_level = debug\n"
-                "\n"
-                "[source]\n"
-                "host = 10.0.0.1\n"
-                "port = 3307\n"
-                "socket = /run/mysqld/mysqld.sock\n"
-                "user = repl\n"
-                "password_file = @PW@\n"
-                "database = event_finder\n"
-                "tables = clerk_sync_%,  other ,t3\n"
-                "server_id = 4294967295\n"
-                "start = gtid:0-1-100,1-2-5\n"
-                "heartbeat = 250ms\n"
-                "read_timeout = 2m\n"
-                "[kafka]\n"
-                "brokers = k1:9092,k2:9092\n"
-                "topic_prefix = fx\n"
-                "rdkafka.compression.type = zstd\n"
-                "rdkafka.linger.ms = 5\n"
-                "rdkafka.acks = all\n"
-                "[sink]\n"
-                "user = writer\n"
-                "password_file = @PW@\n"
-                "database = target\n"
-                "mapping = /m.json\n"
-                "workers = 256\n"
-                "group = g\n"
-                "on_error = dead_letter\n"
-                "[cutover]\n"
-                "max_lag = 3s\n"
-                "lock_timeout = 1h\n"
-                "drain_timeout = 0ms\n"
-                "action = exec:/usr/bin/hook\n"
-                "retired_schema = old\n",
-                err, sizeof(err));
+        struct cfg *cfg = load("; a comment\n"
+                               "[daemon]\n"
+                               "role = all\n"
+                               "transport = kafka\n"
+                               "state_dir = /srv/ferry\n"
+                               "metrics_listen = [::1]:9999\n"
+                               "control_socket = /run/f.sock\n"
+                               "log_level = debug\n"
+                               "\n"
+                               "[source]\n"
+                               "host = 10.0.0.1\n"
+                               "port = 3307\n"
+                               "socket = /run/mysqld/mysqld.sock\n"
+                               "user = repl\n"
+                               "password_file = @PW@\n"
+                               "database = event_finder\n"
+                               "tables = clerk_sync_%,  other ,t3\n"
+                               "server_id = 4294967295\n"
+                               "start = gtid:0-1-100,1-2-5\n"
+                               "heartbeat = 250ms\n"
+                               "read_timeout = 2m\n"
+                               "[kafka]\n"
+                               "brokers = k1:9092,k2:9092\n"
+                               "topic_prefix = fx\n"
+                               "rdkafka.compression.type = zstd\n"
+                               "rdkafka.linger.ms = 5\n"
+                               "rdkafka.acks = all\n"
+                               "[sink]\n"
+                               "user = writer\n"
+                               "password_file = @PW@\n"
+                               "database = target\n"
+                               "mapping = /m.json\n"
+                               "workers = 256\n"
+                               "group = g\n"
+                               "on_error = dead_letter\n"
+                               "[cutover]\n"
+                               "max_lag = 3s\n"
+                               "lock_timeout = 1h\n"
+                               "drain_timeout = 0ms\n"
+                               "action = exec:/usr/bin/hook\n"
+                               "retired_schema = old\n",
+                               err, sizeof(err));
         CHECK(cfg != NULL);
         if (!cfg) {
                 fprintf(stderr, "  %s\n", err);
@@ -261,17 +259,31 @@ static void test_durations(void)
                 const char *text;
                 int64_t ms;
         } ok[] = {
-                {"250ms", 250},       {"0ms", 0},       {"5s", 5000},
-                {"2m", 120000},       {"1h", 3600000},  {"0s", 0},
+                {"250ms", 250},
+                {"0ms", 0},
+                {"5s", 5000},
+                {"2m", 120000},
+                {"1h", 3600000},
+                {"0s", 0},
                 {"9223372036854775807ms", INT64_MAX},
                 {"2562047788015h", 2562047788015LL * 3600000},
         };
         static const char *const bad[] = {
-                "5",  "5x", "-1s", "+1s", " 5s", "5 s", "5S", "ms", "",
-                "1.5s", "5sec", "1d",
-                "9223372036854775808ms",  /* > INT64_MAX */
-                "9223372036854776s",      /* overflows in ms */
-                "2562047788016h",         /* just past INT64_MAX ms */
+                "5",
+                "5x",
+                "-1s",
+                "+1s",
+                " 5s",
+                "5 s",
+                "5S",
+                "ms",
+                "",
+                "1.5s",
+                "5sec",
+                "1d",
+                "9223372036854775808ms",    /* > INT64_MAX */
+                "9223372036854776s",        /* overflows in ms */
+                "2562047788016h",           /* just past INT64_MAX ms */
                 "99999999999999999999999h", /* overflows strtoull */
         };
         for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -387,7 +399,7 @@ static void test_errors(void)
                      "F:10: [daemon] state_dir: 'var/lib' is not an "
                      "absolute path");
         expect_error(MINIMAL "[source]\ntables = a,,b\n"
-                     "[daemon]\n",
+                             "[daemon]\n",
                      "F:10: [source] tables: set twice (first on line 4)");
         expect_error("[source]\nuser = u\ndatabase = d\ntables = a, ,b\n",
                      "F:4: [source] tables: empty item 2 in 'a, ,b': name "
@@ -440,13 +452,13 @@ static void test_errors(void)
                 snprintf(text, sizeof(text), "[daemon]\nstate_dir = /%s\n%s",
                          pad, MINIMAL);
                 expect_error(text, "F:2: [daemon]: line is longer than 199 "
-                             "characters");
+                                   "characters");
         }
         /* an indented comment is still a comment */
         {
                 char err[1024];
                 struct cfg *cfg = load(MINIMAL "workers = 2 ; many\n"
-                                       "            ; more words\n",
+                                               "            ; more words\n",
                                        err, sizeof(err));
                 CHECK(cfg != NULL);
                 if (cfg)
@@ -462,7 +474,7 @@ static void test_errors(void)
                 CHECK(cfg_load("/nonexistent/ferryd.conf", &cfg, err,
                                sizeof(err)) == FERRY_ERR_CONFIG);
                 CHECK_STR(err, "/nonexistent/ferryd.conf:0: cannot read: "
-                          "No such file or directory");
+                               "No such file or directory");
                 CHECK(cfg_load("/tmp", &cfg, err, sizeof(err)) ==
                       FERRY_ERR_CONFIG);
                 CHECK_STR(err, "/tmp:0: cannot read: Is a directory");
@@ -478,8 +490,10 @@ static void test_password_file(void)
                      "'/nonexistent/pw': No such file or directory");
         if (geteuid() != 0) {
                 char want[256];
-                snprintf(want, sizeof(want), "F:9: [sink] password_file: "
-                         "cannot read '%s': Permission denied", pw_path);
+                snprintf(want, sizeof(want),
+                         "F:9: [sink] password_file: "
+                         "cannot read '%s': Permission denied",
+                         pw_path);
                 chmod(pw_path, 0);
                 expect_error(MINIMAL "password_file = @PW@\n", want);
                 chmod(pw_path, 0600);
@@ -488,8 +502,8 @@ static void test_password_file(void)
         FILE *f = fopen(pw_path, "w");
         fputs(" sp " SECRET "\n", f);
         fclose(f);
-        struct cfg *cfg = load(MINIMAL "password_file = @PW@\n", err,
-                               sizeof(err));
+        struct cfg *cfg =
+                load(MINIMAL "password_file = @PW@\n", err, sizeof(err));
         CHECK(cfg != NULL);
         if (cfg)
                 CHECK_STR(cfg->sink.db.password, " sp " SECRET);
@@ -526,15 +540,15 @@ static void test_reload(void)
         CHECK(!cfg_key_reloadable("daemon", "role"));
         CHECK(!cfg_key_reloadable("nope", "nope"));
 
-        struct cfg *a = load(MINIMAL "[kafka]\nrdkafka.acks = 1\n", err,
-                             sizeof(err));
+        struct cfg *a =
+                load(MINIMAL "[kafka]\nrdkafka.acks = 1\n", err, sizeof(err));
         struct cfg *b = load(MINIMAL "[daemon]\nlog_level = debug\n"
-                             "[cutover]\nmax_lag = 5s\n"
-                             "[kafka]\nrdkafka.acks = 1\n",
+                                     "[cutover]\nmax_lag = 5s\n"
+                                     "[kafka]\nrdkafka.acks = 1\n",
                              err, sizeof(err));
         struct cfg *c = load(MINIMAL "[source]\nhost = 10.1.1.1\n"
-                             "tables = x\n" /* a duplicate: refused */, err,
-                             sizeof(err));
+                                     "tables = x\n" /* a duplicate: refused */,
+                             err, sizeof(err));
         CHECK(c == NULL);
         c = load("[source]\nuser = ferry\ndatabase = event_finder\n"
                  "tables = clerk_sync_%, more\nhost = 10.1.1.1\n"
@@ -548,7 +562,7 @@ static void test_reload(void)
                 CHECK_STR(diff, "");
                 CHECK(cfg_reload_diff(a, c, diff, sizeof(diff)) == 4);
                 CHECK_STR(diff, "[source] host, [source] tables, "
-                          "[sink] password_file, [kafka] rdkafka.*");
+                                "[sink] password_file, [kafka] rdkafka.*");
                 CHECK(cfg_reload_diff(a, a, NULL, 0) == 0);
         }
         cfg_free(a);
@@ -569,8 +583,7 @@ static void test_example(void)
         text[n] = '\0';
         /* point the password files at ours */
         char fixed[16384] = "";
-        for (char *line = strtok(text, "\n"); line;
-             line = strtok(NULL, "\n")) {
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
                 if (!strncmp(line, "password_file", 13))
                         strcat(fixed, "password_file = @PW@");
                 else
