@@ -706,8 +706,9 @@ def generate(conn, scale=1.0, seed=1, tables=None, log=None,
     for t in tables:
         log(f"  {t}: {counts[t]} rows (loaded at "
             f"{loader.done_at.get(t, t0) - t0:.1f}s)")
+    how = "LOAD DATA LOCAL" if loader.local_infile else "multi-row INSERT"
     log(f"generated {total} rows in {wall:.1f}s: {total / wall:,.0f} rows/s "
-        f"(scale {scale}, seed {seed})")
+        f"(scale {scale}, seed {seed}, {how})")
     return counts
 
 
