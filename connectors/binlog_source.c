@@ -10,6 +10,7 @@
 #include "connectors/binlog_rows.h"
 #include "connectors/binlog_table.h"
 #include "connectors/charset.h"
+#include "connectors/signal_table.h"
 #include "connectors/snapshot.h"
 #include "connectors/table_filter.h"
 
@@ -403,8 +404,9 @@ static int on_table_map(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
         snprintf(name, sizeof(name), "%.*s", (int)tm->table.length,
                  tm->table.str);
         struct tmap *m = tmap_find(src, tm->table_id);
-        bool signal = src->o.snapshot && !strcmp(db, SNAPSHOT_SIGNAL_DB) &&
-                      !strcmp(name, SNAPSHOT_SIGNAL_TABLE);
+        /* Always watched: besides backfill watermarks it carries cutover
+         * barriers and backfill requests. */
+        bool signal = !strcmp(db, SIGNAL_DB) && !strcmp(name, SIGNAL_TABLE);
         bool watched = signal ||
                        table_filter_match(src->database, src->tables,
                                           src->o.ntables, db, name);
@@ -549,8 +551,35 @@ static int emit_snapshot(struct ferry_event *ev, void *opaque)
         return deliver(src, ev);
 }
 
-/* A watermark row: the backfill may emit its chunk here, inside the
- * watermark's own transaction. */
+static const char *signal_field(const struct ferry_event *sig,
+                                const char *name, size_t *len)
+{
+        int c = ferry_table_column(sig->table, name);
+        if (c < 0 || !sig->after || sig->after[c].kind != FERRY_V_TEXT)
+                return NULL;
+        *len = sig->after[c].len;
+        return sig->after[c].p;
+}
+
+/* A barrier or a backfill request becomes an event of its own at this
+ * point of the transaction. */
+static int emit_signal(struct binlog_source *src, enum ferry_event_kind kind,
+                       const char *value, size_t len, struct ferry_pos *pos)
+{
+        char *text;
+        struct ferry_event *ev = ferry_event_new(kind, NULL, false, false,
+                                                 NULL, len + 1, &text);
+        memcpy(text, value, len);
+        text[len] = '\0';
+        ev->mark = text;
+        ev->pos = *pos;
+        ev->pos.file = NULL;
+        return deliver(src, ev);
+}
+
+/* A ferry.signal row: a backfill watermark (the backfill may emit its
+ * chunk here, inside the watermark's own transaction), a cutover barrier
+ * or a backfill request. */
 static int on_signal(struct ferry_event *ev, void *opaque)
 {
         struct binlog_source *src = opaque;
@@ -559,11 +588,26 @@ static int on_signal(struct ferry_event *ev, void *opaque)
                                 .row = src->tx_rows,
                                 .offset = ev->pos.offset,
                                 .file = src->file};
+        size_t klen = 0, vlen = 0;
+        const char *kind = signal_field(ev, "kind", &klen);
         int rc = 0;
-        if (!src->resuming)
+        if (src->resuming || ev->op != FERRY_OP_CREATE || !kind) {
+                /* delivered before this reconnect, or not a request */
+        } else if (klen == 7 && !memcmp(kind, "barrier", 7)) {
+                const char *id = signal_field(ev, "chunk", &vlen);
+                if (id)
+                        rc = emit_signal(src, FERRY_EV_BARRIER, id, vlen,
+                                         &pos);
+        } else if (klen == 8 && !memcmp(kind, "snapshot", 8)) {
+                const char *t = signal_field(ev, "tbl", &vlen);
+                if (t)
+                        rc = emit_signal(src, FERRY_EV_SNAPSHOT_REQUEST, t,
+                                         vlen, &pos);
+        } else if (src->o.snapshot) {
                 rc = snapshot_on_signal(src->o.snapshot, ev, &pos,
                                         emit_snapshot, src, src->err,
                                         src->errsz);
+        }
         src->tx_rows = pos.row;
         ferry_event_free(ev);
         return rc;

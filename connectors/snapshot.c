@@ -2,6 +2,7 @@
  * Watermark backfill; see snapshot.h for the protocol.
  */
 #include "connectors/snapshot.h"
+#include "connectors/signal_table.h"
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -182,28 +183,14 @@ static int fail_sql(struct snapshot *s, const char *what, char *errstr,
 
 static int ensure_conn(struct snapshot *s, char *errstr, size_t errstr_size)
 {
-        static const char *const ddl[] = {
-                "CREATE DATABASE IF NOT EXISTS ferry",
-                "CREATE TABLE IF NOT EXISTS ferry.signal ("
-                " id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
-                " chunk VARCHAR(64) NOT NULL,"
-                " kind VARCHAR(8) NOT NULL,"
-                " tbl VARCHAR(64) NOT NULL,"
-                " created TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
-                ") ENGINE=InnoDB",
-        };
         if (s->my)
                 return 0;
         int rc = db_connect(&s->my, &s->ep, 60, errstr, errstr_size);
-        if (rc)
-                return rc;
-        for (size_t i = 0; i < sizeof(ddl) / sizeof(*ddl); i++)
-                if (mysql_query(s->my, ddl[i]))
-                        return fail_sql(s, "creating ferry.signal on the "
-                                           "source (the ferry user needs "
-                                           "CREATE, INSERT on ferry.*)",
-                                        errstr, errstr_size);
-        return 0;
+        if (rc == 0 && (rc = signal_table_ensure(s->my, errstr, errstr_size))) {
+                mysql_close(s->my);
+                s->my = NULL;
+        }
+        return rc;
 }
 
 /* Reads the table's columns, their read expressions and its key. */
@@ -432,21 +419,13 @@ static int parse_value(const struct snap_col *c, const char *v,
 static int write_signal(struct snapshot *s, const char *kind,
                         const char *table, char *errstr, size_t errstr_size)
 {
-        struct buf q;
-        buf_init(&q);
-        buf_puts(&q, "INSERT INTO ferry.signal (chunk, kind, tbl) VALUES (");
-        db_put_quoted(s->my, &q, s->chunk_id, strlen(s->chunk_id));
-        buf_putc(&q, ',');
-        db_put_quoted(s->my, &q, kind, strlen(kind));
-        buf_putc(&q, ',');
-        db_put_quoted(s->my, &q, table, strlen(table));
-        buf_putc(&q, ')');
-        int bad = mysql_real_query(s->my, q.data, (unsigned long)q.len);
-        buf_free(&q);
-        if (bad)
-                return fail_sql(s, "writing a watermark into ferry.signal",
-                                errstr, errstr_size);
-        return 0;
+        int rc = signal_table_write(s->my, s->chunk_id, kind, table, errstr,
+                                    errstr_size);
+        if (rc) {
+                mysql_close(s->my);
+                s->my = NULL;
+        }
+        return rc;
 }
 
 static uint64_t mono_ms(void)

@@ -24,8 +24,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SNAPSHOT_SIGNAL_DB "ferry"
-#define SNAPSHOT_SIGNAL_TABLE "signal"
 #define SNAPSHOT_DONE "done"
 
 struct snapshot;

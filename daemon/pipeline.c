@@ -33,6 +33,14 @@
 #define IDLE_COMMIT_MS 1000      /* position-only commits when idle */
 #define POSITION_PART "gtid"     /* ferry.offsets part in direct mode */
 
+struct backfill_row {
+        char table[65];
+        atomic_uint_fast64_t copied; /* applied since this process started */
+        uint64_t total;              /* information_schema estimate */
+        uint64_t started_ms;         /* monotonic; for the rate */
+        atomic_bool done;
+};
+
 struct pipeline {
         const struct cfg *cfg;
         struct mapping *map;
@@ -51,6 +59,12 @@ struct pipeline {
         struct binlog_source *src;
         struct event_queue *queue;
         atomic_uint_fast64_t applied_ts_ms; /* commit time of last applied */
+        char applied_pos[4096];  /* GTID position last committed, under lock */
+        atomic_bool restart;     /* end the epoch now, start the next at once */
+
+        /* Backfill progress of the current plan, under lock. */
+        struct backfill_row *backfill;
+        size_t nbackfill;
 
         struct metric_gauge *m_connected, *m_source_lag, *m_sink_lag,
                 *m_total_lag, *m_queue;
@@ -183,6 +197,12 @@ static int commit(struct pipeline *p, struct mariadb_sink *sink,
         gtid_pos_format(applied, &pos);
         int rc = mariadb_sink_commit(sink, POSITION_PART, buf_cstr(&pos), err,
                                      errsz);
+        if (rc == 0) {
+                pthread_mutex_lock(&p->lock);
+                snprintf(p->applied_pos, sizeof(p->applied_pos), "%s",
+                         buf_cstr(&pos));
+                pthread_mutex_unlock(&p->lock);
+        }
         buf_free(&pos);
         if (rc == 0) {
                 atomic_store(&p->applied_ts_ms, applied_ts);
@@ -194,6 +214,21 @@ static int commit(struct pipeline *p, struct mariadb_sink *sink,
         return rc;
 }
 
+/* @returns the progress row of table (hint: the last one found). */
+static struct backfill_row *backfill_find(struct pipeline *p,
+                                          struct backfill_row *hint,
+                                          const char *table)
+{
+        if (hint && !strcmp(hint->table, table))
+                return hint;
+        /* Rows are only added or replaced between epochs, when no sink
+         * loop runs, so reading the array here needs no lock. */
+        for (size_t i = 0; i < p->nbackfill; i++)
+                if (!strcmp(p->backfill[i].table, table))
+                        return &p->backfill[i];
+        return NULL;
+}
+
 /* Applies events until the queue ends or an error. Commits only at
  * source transaction boundaries. */
 static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
@@ -202,7 +237,8 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
 {
         uint64_t batch_rows = 0, batch_start = 0, last_commit = mono_ms();
         uint64_t applied_ts = atomic_load(&p->applied_ts_ms);
-        bool uncommitted = false, in_tx = false;
+        bool uncommitted = false, in_tx = false, commit_now = false;
+        struct backfill_row *bf = NULL; /* last table a backfill row hit */
         int rc = 0;
 
         for (;;) {
@@ -235,12 +271,47 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                 case FERRY_EV_ROW:
                         rc = apply_row(p, sink, ev, err, errsz);
                         batch_rows++;
+                        if (ev->snapshot && rc == 0 &&
+                            (bf = backfill_find(p, bf, ev->table->name)))
+                                atomic_fetch_add(&bf->copied, 1);
+                        break;
+                case FERRY_EV_BARRIER:
+                        /* Recorded with this transaction, committed at
+                         * once: the cutover is waiting for it. */
+                        mariadb_sink_mark(sink, "barrier", ev->mark);
+                        commit_now = true;
+                        break;
+                case FERRY_EV_SNAPSHOT_REQUEST:
+                        if (!table_filter_match(
+                                    p->cfg->source.db.database,
+                                    p->cfg->source.tables,
+                                    p->cfg->source.n_tables,
+                                    p->cfg->source.db.database, ev->mark)) {
+                                log_warning("backfill of %s.%s requested, "
+                                            "but [source] tables does not "
+                                            "select it: ignored",
+                                            p->cfg->source.db.database,
+                                            ev->mark);
+                                break;
+                        }
+                        char rpart[320];
+                        snprintf(rpart, sizeof(rpart), "snapshot:%s",
+                                 ev->mark);
+                        mariadb_sink_mark(sink, rpart, "");
+                        log_info("backfill of %s.%s requested: starting it",
+                                 p->cfg->source.db.database, ev->mark);
+                        /* The next epoch plans it from the stored mark. */
+                        atomic_store(&p->restart, true);
+                        commit_now = true;
                         break;
                 case FERRY_EV_MARK: {
                         char part[320];
                         snprintf(part, sizeof(part), "snapshot:%s",
                                  ev->table->name);
                         mariadb_sink_mark(sink, part, ev->mark);
+                        if (!strcmp(ev->mark, SNAPSHOT_DONE) &&
+                            (bf = backfill_find(p, bf, ev->table->name)))
+                                atomic_store(&bf->done, true);
                         break;
                 }
                 case FERRY_EV_COMMIT:
@@ -248,7 +319,7 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                         gtid_pos_update(applied, &ev->pos.gtid);
                         applied_ts = ev->pos.ts_ms;
                         uncommitted = true;
-                        if (batch_rows >= BATCH_ROWS ||
+                        if (commit_now || batch_rows >= BATCH_ROWS ||
                             mono_ms() - batch_start >= BATCH_MS ||
                             (batch_rows && event_queue_len(q) == 0)) {
                                 rc = commit(p, sink, applied, applied_ts,
@@ -256,12 +327,15 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                                 uncommitted = false;
                                 batch_rows = 0;
                                 last_commit = mono_ms();
+                                commit_now = false;
                         }
                         break;
                 }
                 ferry_event_free(ev);
                 if (rc)
                         return rc;
+                if (atomic_load(&p->restart) && !in_tx && !uncommitted)
+                        return FERRY_ERR_RETRY;
         }
         if (uncommitted && !in_tx)
                 rc = commit(p, sink, applied, applied_ts, batch_start, err,
@@ -326,6 +400,74 @@ static int source_tables(struct pipeline *p, json_t **out)
         return 0;
 }
 
+/* Reads the row estimates of the source's tables: {table: rows}. */
+static json_t *estimate_rows(struct pipeline *p)
+{
+        struct db_endpoint ep = endpoint(&p->cfg->source.db);
+        MYSQL *my;
+        char err[512];
+        json_t *out = json_object();
+        if (db_connect(&my, &ep, 30, err, sizeof(err))) {
+                log_warning("backfill: cannot read row estimates: %s", err);
+                return out;
+        }
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT TABLE_NAME, TABLE_ROWS FROM "
+                     "information_schema.TABLES WHERE TABLE_SCHEMA = ");
+        db_put_quoted(my, &q, p->cfg->source.db.database,
+                      strlen(p->cfg->source.db.database));
+        MYSQL_RES *res = mysql_real_query(my, q.data, (unsigned long)q.len)
+                                 ? NULL
+                                 : mysql_store_result(my);
+        buf_free(&q);
+        if (!res)
+                log_warning("backfill: cannot read row estimates: %s",
+                            mysql_error(my));
+        MYSQL_ROW row;
+        while (res && (row = mysql_fetch_row(res)))
+                json_object_set_new(out, row[0],
+                                    json_integer(row[1] ? atoll(row[1]) : 0));
+        mysql_free_result(res);
+        mysql_close(my);
+        return out;
+}
+
+/* Replaces the progress rows with this plan's tables. Called between
+ * epochs only (see backfill_find). Counts survive for tables that stay. */
+static void backfill_publish(struct pipeline *p,
+                             const struct snapshot_table_state *st, size_t n)
+{
+        json_t *est = NULL;
+        struct backfill_row *rows = xcalloc(n + 1, sizeof(*rows));
+        for (size_t i = 0; i < n; i++) {
+                struct backfill_row *r = &rows[i];
+                snprintf(r->table, sizeof(r->table), "%s", st[i].table);
+                bool done = !strcmp(st[i].position, SNAPSHOT_DONE);
+                atomic_store(&r->done, done);
+                struct backfill_row *old = backfill_find(p, NULL, r->table);
+                if (old && !(atomic_load(&old->done) && !done)) {
+                        atomic_store(&r->copied, atomic_load(&old->copied));
+                        r->total = old->total;
+                        r->started_ms = old->started_ms;
+                }
+                if (!r->started_ms)
+                        r->started_ms = mono_ms();
+                if (!done && !r->total) {
+                        if (!est)
+                                est = estimate_rows(p);
+                        r->total = (uint64_t)json_integer_value(
+                                json_object_get(est, r->table));
+                }
+        }
+        json_decref(est);
+        pthread_mutex_lock(&p->lock);
+        free(p->backfill);
+        p->backfill = rows;
+        p->nbackfill = n;
+        pthread_mutex_unlock(&p->lock);
+}
+
 /* Decides what to backfill: on the first start with start = snapshot,
  * every watched table (recorded as pending with the first commit); later,
  * whatever the target says is not done yet. */
@@ -371,6 +513,7 @@ static int plan_snapshot(struct pipeline *p, struct mariadb_sink *sink,
                 st[n].position = json_string_value(v);
                 n++;
         }
+        backfill_publish(p, st, n);
         struct db_endpoint ep = endpoint(&cfg->source.db);
         struct snapshot *snap = snapshot_new(&ep, cfg->source.server_id, st,
                                              n, 100, 0);
@@ -383,6 +526,16 @@ static int plan_snapshot(struct pipeline *p, struct mariadb_sink *sink,
         return 0;
 }
 
+void pipeline_name(const struct cfg *cfg, char *out, size_t out_size)
+{
+        /* Several pipelines may share a target server: each one's rows
+         * in ferry.offsets are named by what it copies from and to. */
+        snprintf(out, out_size, "direct:%.64s:%.64s:%.64s",
+                 cfg->source.db.socket ? cfg->source.db.socket
+                                       : cfg->source.db.host,
+                 cfg->source.db.database, cfg->sink.db.database);
+}
+
 /* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */
 static int run_epoch(struct pipeline *p)
 {
@@ -392,13 +545,8 @@ static int run_epoch(struct pipeline *p)
         char err[1024], stored[4096];
         int rc;
 
-        /* Several pipelines may share a target server: each one's rows
-         * in ferry.offsets are named by what it copies from and to. */
         char name[300];
-        snprintf(name, sizeof(name), "direct:%.64s:%.64s:%.64s",
-                 cfg->source.db.socket ? cfg->source.db.socket
-                                       : cfg->source.db.host,
-                 cfg->source.db.database, cfg->sink.db.database);
+        pipeline_name(cfg, name, sizeof(name));
         rc = mariadb_sink_new(&sep, name, &sink, err, sizeof(err));
         if (rc == 0)
                 rc = mariadb_sink_read_offset(sink, POSITION_PART, stored,
@@ -510,6 +658,10 @@ static void *pipeline_main(void *arg)
                 if (rc != FERRY_ERR_RETRY) {
                         log_error("pipeline stopped: %s", p->error);
                         break;
+                }
+                if (atomic_exchange(&p->restart, false)) {
+                        backoff = 200;
+                        continue; /* a planned restart: no back-off */
                 }
                 log_warning("pipeline restarting in %lldms: %s",
                             (long long)backoff, p->error);
@@ -642,6 +794,7 @@ int pipeline_free(struct pipeline *p)
         }
         int rc = p->result;
         mapping_free(p->map);
+        free(p->backfill);
         pthread_mutex_destroy(&p->lock);
         free(p);
         return rc;
@@ -712,4 +865,63 @@ void pipeline_lags(struct pipeline *p, double *source, double *sink,
         *source = src_lag;
         *sink = snk_lag;
         *total = src_lag > snk_lag ? src_lag : snk_lag;
+}
+
+bool pipeline_backfill_done(struct pipeline *p)
+{
+        bool done = true;
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->nbackfill; i++)
+                done = done && atomic_load(&p->backfill[i].done);
+        pthread_mutex_unlock(&p->lock);
+        return done;
+}
+
+bool pipeline_paused(struct pipeline *p)
+{
+        return atomic_load(&p->paused);
+}
+
+json_t *pipeline_status(struct pipeline *p)
+{
+        double src, snk, total;
+        pipeline_lags(p, &src, &snk, &total);
+        uint64_t now = mono_ms();
+        json_t *bf = json_array();
+        bool backfilling = false;
+
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->nbackfill; i++) {
+                struct backfill_row *r = &p->backfill[i];
+                uint64_t copied = atomic_load(&r->copied);
+                bool done = atomic_load(&r->done);
+                double secs = (double)(now - r->started_ms) / 1000.0;
+                double rate = secs > 0 ? (double)copied / secs : 0;
+                json_t *row = json_pack(
+                        "{s:s, s:I, s:I, s:b, s:f}", "table", r->table,
+                        "rows_copied", (json_int_t)copied, "rows_total",
+                        (json_int_t)(done && copied > r->total ? copied
+                                                               : r->total),
+                        "done", done, "rows_per_second", rate);
+                if (!done && rate > 0 && r->total > copied)
+                        json_object_set_new(
+                                row, "eta_seconds",
+                                json_real((double)(r->total - copied) /
+                                          rate));
+                json_array_append_new(bf, row);
+                backfilling = backfilling || !done;
+        }
+        json_t *pos = json_string(p->applied_pos);
+        json_t *error = p->error[0] ? json_string(p->error) : json_null();
+        pthread_mutex_unlock(&p->lock);
+
+        const char *state = atomic_load(&p->finished) ? "error"
+                            : atomic_load(&p->paused) ? "paused"
+                            : backfilling             ? "backfilling"
+                                                      : "streaming";
+        return json_pack("{s:s, s:o, s:f, s:f, s:f, s:o, s:o, s:b}", "state",
+                         state, "position", pos, "lag_seconds", total,
+                         "source_lag_seconds", src, "sink_lag_seconds", snk,
+                         "backfill", bf, "last_error", error, "ready",
+                         atomic_load(&p->ready));
 }

@@ -11,7 +11,9 @@
 #include "daemon/config.h"
 #include "daemon/metrics.h"
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 struct pipeline;
 
@@ -46,5 +48,21 @@ void pipeline_set_paused(struct pipeline *p, bool paused);
 /* @brief Current lags in seconds (source, sink, end to end). */
 void pipeline_lags(struct pipeline *p, double *source, double *sink,
                    double *total);
+
+/* @returns whether every planned backfill has finished (also true when
+ * none was planned). @context any thread */
+bool pipeline_backfill_done(struct pipeline *p);
+
+bool pipeline_paused(struct pipeline *p);
+
+/**
+ * @brief The pipeline's state for `ferryctl status`: state, position,
+ *        lags, per-table backfill progress (rows, estimate, rate, ETA),
+ *        the last error. A new reference. @context any thread
+ */
+json_t *pipeline_status(struct pipeline *p);
+
+/* @brief The name of this pipeline's rows in the target's ferry.offsets. */
+void pipeline_name(const struct cfg *cfg, char *out, size_t out_size);
 
 #endif

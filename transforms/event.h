@@ -98,6 +98,9 @@ enum ferry_event_kind {
         FERRY_EV_COMMIT, /* XID (or COMMIT) closed it: a safe checkpoint */
         FERRY_EV_MARK,   /* progress to record with this transaction
                             (backfill: table and last key copied) */
+        FERRY_EV_BARRIER, /* cutover barrier `mark` (ferry.signal): record
+                             it once everything before it is applied */
+        FERRY_EV_SNAPSHOT_REQUEST, /* backfill table `mark` (again) */
 };
 
 enum ferry_op {
@@ -124,7 +127,8 @@ struct ferry_event {
         struct ferry_value *before; /* table->ncols values, or NULL */
         struct ferry_value *after;  /* table->ncols values, or NULL */
         struct ferry_pos pos;
-        const char *mark;           /* FERRY_EV_MARK: value to record */
+        const char *mark;           /* MARK: value to record; BARRIER:
+                                       its id; SNAPSHOT_REQUEST: table */
         struct ferry_event *next;   /* free for queue use */
         size_t size;                /* bytes of this allocation */
 };
