@@ -7,6 +7,11 @@
  *   verify_tool [--socket S | --host H --port P] --user U [--password W]
  *               --src-db DB --dst-db DB --mapping FILE [--table T]
  *               [--chunk-rows N] [--max-keys N] [--recheck]
+ *
+ * --recheck prints the first report as one line, waits for a line on
+ * stdin (so that a test can change the target meanwhile, as the stream
+ * would), re-checks the differing chunks and prints the second report as
+ * one line; the exit status is the second report's.
  */
 #include "common/xalloc.h"
 #include "connectors/db_conn.h"
@@ -25,6 +30,16 @@ static void usage(void)
                 "--user U [--password W] --src-db DB --dst-db DB "
                 "--mapping FILE [--table T] [--chunk-rows N] "
                 "[--max-keys N] [--recheck]\n");
+}
+
+static void print_report(const struct verify_report *rep, size_t flags)
+{
+        json_t *j = verify_report_json(rep);
+        char *s = json_dumps(j, flags | JSON_PRESERVE_ORDER);
+        printf("%s\n", s);
+        fflush(stdout);
+        free(s);
+        json_decref(j);
 }
 
 int main(int argc, char **argv)
@@ -85,19 +100,20 @@ int main(int argc, char **argv)
         if (!rc)
                 rc = verify_run(m, src, src_db, dst, dst_db, &vo, &rep, err,
                                 sizeof(err));
-        if (!rc && recheck)
+        if (!rc && recheck) {
+                print_report(rep, JSON_COMPACT);
+                char line[64];
+                if (!fgets(line, sizeof(line), stdin))
+                        line[0] = '\0'; /* EOF: recheck at once */
                 rc = verify_recheck(rep, m, src, src_db, dst, dst_db, &vo, err,
                                     sizeof(err));
+        }
         int status = 2;
         if (rc) {
                 fprintf(stderr, "verify_tool: %s: %s\n", ferry_err_name(rc),
                         err);
         } else {
-                json_t *j = verify_report_json(rep);
-                char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-                printf("%s\n", s);
-                free(s);
-                json_decref(j);
+                print_report(rep, recheck ? JSON_COMPACT : JSON_INDENT(2));
                 status = verify_report_clean(rep) ? 0 : 1;
         }
         verify_report_free(rep);
