@@ -238,18 +238,20 @@ def test_mapping_rename_values_routes_defaults(server, pair, tmp_path):
     assert o["rows_source"] == o["rows_target"] == 1000
     assert a["chunks"] == o["chunks"] == 7
 
-    # a wrong mapped value, a row left in the wrong target, a default
+    # ids: kind is A/AA (orders_a) for even ids, B/NULL (orders_other)
+    # for odd ones. A wrong mapped value, a row also in the wrong target,
+    # a default changed twice.
     server.execute_root(
-        f"UPDATE {dst}.orders_other SET state = 'NEW' WHERE id = 1000",
+        f"UPDATE {dst}.orders_other SET state = 'NEW' WHERE id = 1001",
         f"INSERT INTO {dst}.orders_other SELECT * FROM {dst}.orders_a "
-        f"WHERE id = 1",
+        f"WHERE id = 2",
         f"UPDATE {dst}.orders_a SET origin = 'x' WHERE id = 1202",
-        f"UPDATE {dst}.orders_a SET price = 0.01 WHERE id = 1203")
+        f"UPDATE {dst}.orders_a SET price = 0.01 WHERE id = 1204")
     rep = verify(server, src, dst, m, "--chunk-rows", "300")
     assert sorted(k["id"] for k in table(rep, "orders_other")
-                  ["differing_keys"]) == [1, 1000]
+                  ["differing_keys"]) == [2, 1001]
     assert sorted(k["id"] for k in table(rep, "orders_a")
-                  ["differing_keys"]) == [1202, 1203]
+                  ["differing_keys"]) == [1202, 1204]
     # one table only
     rep = verify(server, src, dst, m, "--table", "orders")
     assert len(rep["tables"]) == 2
