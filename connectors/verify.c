@@ -236,8 +236,11 @@ static int narrow(struct vctx *c, const struct verify_plan *p,
         if (!rc)
                 rc = fetch_rows(c, p, VERIFY_TARGET, 0, rg, &t);
         if (!rc) {
-                qsort(s.v, s.n, sizeof(*s.v), row_cmp);
-                qsort(t.v, t.n, sizeof(*t.v), row_cmp);
+                /* qsort(NULL, 0) is undefined: an empty side is common. */
+                if (s.n > 1)
+                        qsort(s.v, s.n, sizeof(*s.v), row_cmp);
+                if (t.n > 1)
+                        qsort(t.v, t.n, sizeof(*t.v), row_cmp);
                 size_t i = 0, j = 0;
                 while (i < s.n || j < t.n) {
                         int d = i == s.n   ? 1

@@ -47,7 +47,7 @@ def verify(server, src, dst, mapping, *extra):
     r = subprocess.run(tool_args(server, src, dst, mapping, *extra),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=300)
-    assert r.returncode in (0, 1), r.stderr
+    assert r.returncode in (0, 1) and r.stdout, r.stderr
     rep = json.loads(r.stdout)
     assert (r.returncode == 0) == rep["clean"]
     return rep
