@@ -59,8 +59,8 @@ static int query(struct vctx *c, MYSQL *my, const char *sql, MYSQL_RES **res)
 {
         *res = NULL;
         if (mysql_query(my, sql) || !(*res = mysql_store_result(my))) {
-                snprintf(c->errstr, c->errstr_size, "verify: %s (query: %.300s)",
-                         mysql_error(my), sql);
+                snprintf(c->errstr, c->errstr_size,
+                         "verify: %s (query: %.300s)", mysql_error(my), sql);
                 return db_classify(mysql_errno(my));
         }
         return 0;
@@ -82,8 +82,8 @@ static int prepare_session(struct vctx *c, MYSQL *my)
                        c->errstr, c->errstr_size);
 }
 
-static int checksum(struct vctx *c, MYSQL *my, const char *sql,
-                    uint64_t *count, uint64_t *crc)
+static int checksum(struct vctx *c, MYSQL *my, const char *sql, uint64_t *count,
+                    uint64_t *crc)
 {
         MYSQL_RES *res;
         int rc = query(c, my, sql, &res);
@@ -405,8 +405,8 @@ static int verify_table(struct vctx *c, struct verify_report *r,
         for (size_t i = 0; !rc && i < np; i++) {
                 if ((rc = plan_pair(c, st, targets[i], &pairs[i].plan)))
                         break;
-                struct verify_entry *e = verify_report_add(r, source,
-                                                           targets[i]);
+                struct verify_entry *e =
+                        verify_report_add(r, source, targets[i]);
                 pairs[i].entry = r->n - 1;
                 e->res.whole_table = pairs[i].plan->whole_table;
                 json_array_extend(e->res.unverified_columns,
@@ -433,8 +433,8 @@ int verify_run(const struct mapping *m, MYSQL *src, const char *src_db,
         *out = NULL;
         ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr, errstr_size);
         if (o && o->only_table && !mapping_has_source(m, o->only_table)) {
-                snprintf(errstr, errstr_size,
-                         "verify: table %s is not mapped", o->only_table);
+                snprintf(errstr, errstr_size, "verify: table %s is not mapped",
+                         o->only_table);
                 return FERRY_ERR_CONFIG;
         }
         if ((rc = prepare_session(&c, src)) || (rc = prepare_session(&c, dst)))
@@ -483,10 +483,10 @@ static int recheck_entry(struct vctx *c, struct verify_entry *e)
         return rc;
 }
 
-int verify_recheck(struct verify_report *r, const struct mapping *m,
-                   MYSQL *src, const char *src_db, MYSQL *dst,
-                   const char *dst_db, const struct verify_opts *o,
-                   char *errstr, size_t errstr_size)
+int verify_recheck(struct verify_report *r, const struct mapping *m, MYSQL *src,
+                   const char *src_db, MYSQL *dst, const char *dst_db,
+                   const struct verify_opts *o, char *errstr,
+                   size_t errstr_size)
 {
         struct vctx c;
         double t0 = now_s();

@@ -88,10 +88,10 @@ int verify_run(const struct mapping *m, MYSQL *src, const char *src_db,
  * @returns 0, or an error as verify_run (r is then unchanged in meaning
  *          but may be partly updated; treat it as not clean)
  */
-int verify_recheck(struct verify_report *r, const struct mapping *m,
-                   MYSQL *src, const char *src_db, MYSQL *dst,
-                   const char *dst_db, const struct verify_opts *o,
-                   char *errstr, size_t errstr_size) FERRY_WUR;
+int verify_recheck(struct verify_report *r, const struct mapping *m, MYSQL *src,
+                   const char *src_db, MYSQL *dst, const char *dst_db,
+                   const struct verify_opts *o, char *errstr,
+                   size_t errstr_size) FERRY_WUR;
 
 /* @brief Frees r; NULL is a no-op. */
 void verify_report_free(struct verify_report *r);

@@ -28,8 +28,7 @@ struct verify_report {
 
 /* @returns a new entry in r for source -> target, zeroed. */
 struct verify_entry *verify_report_add(struct verify_report *r,
-                                       const char *source,
-                                       const char *target);
+                                       const char *source, const char *target);
 /* @brief Appends a key (JSON text, taken over) to e, within max. */
 void verify_entry_add_key(struct verify_entry *e, char *key, size_t max);
 /* @brief Forgets e's differing keys, counts and chunks (for a recheck). */

@@ -253,9 +253,8 @@ static void put_source_expr(MYSQL *q, struct buf *b, const struct route *r,
         if (s >= 0) {
                 const struct verify_column *sc = &src->cols[s];
                 put_mapped_col(q, &e, r, sc);
-                need_cast = castable &&
-                            (json_object_get(r->values, sc->name) ||
-                             strcmp(sc->type, dc->type));
+                need_cast = castable && (json_object_get(r->values, sc->name) ||
+                                         strcmp(sc->type, dc->type));
         } else {
                 put_json_lit(q, &e, json_object_get(r->defaults, dc->name));
                 need_cast = castable;
@@ -279,8 +278,7 @@ static char *crc_expr(char **exprs, enum verify_family *fams, size_t n)
         buf_puts(&b, "CRC32(CONCAT_WS('#'");
         for (size_t i = 0; i < n; i++) {
                 if (fams[i] == VERIFY_STR)
-                        buf_printf(&b, ", CONVERT(%s USING utf8mb4)",
-                                   exprs[i]);
+                        buf_printf(&b, ", CONVERT(%s USING utf8mb4)", exprs[i]);
                 else
                         buf_printf(&b, ", %s", exprs[i]);
         }
@@ -497,16 +495,15 @@ int verify_plan_new(const struct mapping *m, const char *source,
         p->routes = xcalloc(tm->nroutes, sizeof(*p->routes));
 
         json_t *unv = json_object();
-        int rc = scan_routes(p, tm, first, src, dst, unv, errstr,
-                             errstr_size);
+        int rc = scan_routes(p, tm, first, src, dst, unv, errstr, errstr_size);
         for (size_t i = 0; !rc && i < p->npk; i++) {
                 const struct verify_column *c = &src->cols[src->pk[i]];
                 enum verify_family f = verify_type_family(c->type);
                 const char *tn = renamed(first, c->name);
                 p->src_pk[i] = ident_dup(c->name);
                 p->dst_pk[i] = ident_dup(tn);
-                p->pk_numeric[i] = f == VERIFY_INT || f == VERIFY_DEC ||
-                                   f == VERIFY_FLOAT;
+                p->pk_numeric[i] =
+                        f == VERIFY_INT || f == VERIFY_DEC || f == VERIFY_FLOAT;
                 json_array_append_new(p->key_names, json_string(c->name));
                 if (verify_table_find(dst, tn) < 0) {
                         snprintf(errstr, errstr_size,
@@ -524,9 +521,9 @@ int verify_plan_new(const struct mapping *m, const char *source,
         json_t *why;
         json_object_foreach(unv, k, why)
         {
-                json_array_append_new(p->unverified,
-                                      json_pack("{s:s, s:O}", "column", k,
-                                                "reason", why));
+                json_array_append_new(
+                        p->unverified,
+                        json_pack("{s:s, s:O}", "column", k, "reason", why));
         }
         for (size_t r = 0; r < tm->nroutes; r++)
                 if (!strcmp(tm->routes[r].target, target))

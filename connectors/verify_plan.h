@@ -45,10 +45,10 @@ struct verify_plan {
         char *src_from;        /* `db`.`table` */
         char *dst_from;
         size_t npk;
-        char **src_pk;      /* source key columns (identifiers) */
-        bool *pk_numeric;   /* bound literals go unquoted */
-        char **dst_pk;      /* target key columns (identifiers) */
-        char *dst_crc;      /* CRC32(...) of the target row */
+        char **src_pk;    /* source key columns (identifiers) */
+        bool *pk_numeric; /* bound literals go unquoted */
+        char **dst_pk;    /* target key columns (identifiers) */
+        char *dst_crc;    /* CRC32(...) of the target row */
         struct verify_route_sql *routes;
         size_t nroutes;
         /* A key column goes through a value map: target key ranges cannot
@@ -75,9 +75,8 @@ struct verify_plan {
 int verify_plan_new(const struct mapping *m, const char *source,
                     const char *target, const struct verify_table *src,
                     const char *src_db, const struct verify_table *dst,
-                    const char *dst_db, MYSQL *quote,
-                    struct verify_plan **out, char *errstr,
-                    size_t errstr_size) FERRY_WUR;
+                    const char *dst_db, MYSQL *quote, struct verify_plan **out,
+                    char *errstr, size_t errstr_size) FERRY_WUR;
 
 /* @brief Frees p; NULL is a no-op. */
 void verify_plan_free(struct verify_plan *p);

@@ -104,20 +104,18 @@ static json_t *result_json(const struct verify_result *res)
                 json_t *k = json_loads(res->keys[i], 0, NULL);
                 /* Keys are built by verify.c as JSON; text that does not
                  * parse would be a bug, and is shown as it is. */
-                json_array_append_new(keys,
-                                      k ? k : json_string(res->keys[i]));
+                json_array_append_new(keys, k ? k : json_string(res->keys[i]));
         }
         return json_pack(
                 "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:b, s:O, "
                 "s:O}",
                 "source", res->source, "target", res->target, "rows_source",
                 (json_int_t)res->rows_source, "rows_target",
-                (json_int_t)res->rows_target, "chunks",
-                (json_int_t)res->chunks, "chunks_differing",
-                (json_int_t)res->chunks_differing, "rows_differing",
-                (json_int_t)res->rows_differing, "differing_keys", keys,
-                "keys_truncated", res->keys_truncated, "whole_table",
-                res->whole_table, "unverified_columns",
+                (json_int_t)res->rows_target, "chunks", (json_int_t)res->chunks,
+                "chunks_differing", (json_int_t)res->chunks_differing,
+                "rows_differing", (json_int_t)res->rows_differing,
+                "differing_keys", keys, "keys_truncated", res->keys_truncated,
+                "whole_table", res->whole_table, "unverified_columns",
                 res->unverified_columns, "notes", res->notes);
 }
 

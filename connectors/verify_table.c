@@ -38,11 +38,11 @@ enum verify_family verify_type_family(const char *type)
                                            "boolean", NULL};
         static const char *const floats[] = {"float", "double", "real", NULL};
         static const char *const strs[] = {
-                "char", "varchar", "tinytext", "text",  "mediumtext",
-                "longtext", "enum", "set", "json", NULL};
-        static const char *const bins[] = {
-                "binary",     "varbinary", "tinyblob", "blob",
-                "mediumblob", "longblob",  NULL};
+                "char",     "varchar", "tinytext", "text", "mediumtext",
+                "longtext", "enum",    "set",      "json", NULL};
+        static const char *const bins[] = {"binary", "varbinary",  "tinyblob",
+                                           "blob",   "mediumblob", "longblob",
+                                           NULL};
         static const char *const times[] = {"date", "time", "datetime",
                                             "timestamp", NULL};
         char w[32];
@@ -177,8 +177,8 @@ int verify_table_read(MYSQL *my, const char *db, const char *name,
         buf_puts(&q, " ORDER BY ORDINAL_POSITION");
         rc = each_row(my, buf_cstr(&q), add_col, t, errstr, errstr_size);
         if (!rc && !t->ncols) {
-                snprintf(errstr, errstr_size, "table %s.%s does not exist",
-                         db, name);
+                snprintf(errstr, errstr_size, "table %s.%s does not exist", db,
+                         name);
                 rc = FERRY_ERR_CONFIG;
         }
         if (!rc) {
@@ -191,8 +191,7 @@ int verify_table_read(MYSQL *my, const char *db, const char *name,
                 buf_puts(&q, " AND TABLE_NAME = ");
                 db_put_quoted(my, &q, name, strlen(name));
                 buf_puts(&q, " ORDER BY ORDINAL_POSITION");
-                rc = each_row(my, buf_cstr(&q), add_pk, t, errstr,
-                              errstr_size);
+                rc = each_row(my, buf_cstr(&q), add_pk, t, errstr, errstr_size);
         }
         buf_free(&q);
         if (rc) {

@@ -25,11 +25,10 @@
 
 static void usage(void)
 {
-        fprintf(stderr,
-                "usage: verify_tool [--socket S | --host H --port P] "
-                "--user U [--password W] --src-db DB --dst-db DB "
-                "--mapping FILE [--table T] [--chunk-rows N] "
-                "[--max-keys N] [--recheck]\n");
+        fprintf(stderr, "usage: verify_tool [--socket S | --host H --port P] "
+                        "--user U [--password W] --src-db DB --dst-db DB "
+                        "--mapping FILE [--table T] [--chunk-rows N] "
+                        "[--max-keys N] [--recheck]\n");
 }
 
 static void print_report(const struct verify_report *rep, size_t flags)
@@ -68,19 +67,45 @@ int main(int argc, char **argv)
         verify_opts_init(&vo);
         while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
                 switch (ch) {
-                case 'h': ep.host = optarg; break;
-                case 'P': ep.port = atoi(optarg); break;
-                case 'S': ep.socket = optarg; break;
-                case 'u': ep.user = optarg; break;
-                case 'p': ep.password = optarg; break;
-                case 's': src_db = optarg; break;
-                case 'd': dst_db = optarg; break;
-                case 'm': mapfile = optarg; break;
-                case 't': vo.only_table = optarg; break;
-                case 'c': vo.chunk_rows = strtoul(optarg, NULL, 10); break;
-                case 'k': vo.max_keys = strtoul(optarg, NULL, 10); break;
-                case 'r': recheck = true; break;
-                default: usage(); return 2;
+                case 'h':
+                        ep.host = optarg;
+                        break;
+                case 'P':
+                        ep.port = atoi(optarg);
+                        break;
+                case 'S':
+                        ep.socket = optarg;
+                        break;
+                case 'u':
+                        ep.user = optarg;
+                        break;
+                case 'p':
+                        ep.password = optarg;
+                        break;
+                case 's':
+                        src_db = optarg;
+                        break;
+                case 'd':
+                        dst_db = optarg;
+                        break;
+                case 'm':
+                        mapfile = optarg;
+                        break;
+                case 't':
+                        vo.only_table = optarg;
+                        break;
+                case 'c':
+                        vo.chunk_rows = strtoul(optarg, NULL, 10);
+                        break;
+                case 'k':
+                        vo.max_keys = strtoul(optarg, NULL, 10);
+                        break;
+                case 'r':
+                        recheck = true;
+                        break;
+                default:
+                        usage();
+                        return 2;
                 }
         }
         if (!ep.user || !src_db || !dst_db || !mapfile || optind != argc) {

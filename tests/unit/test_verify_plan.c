@@ -11,21 +11,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COL(n, t) {(char *)(n), (char *)(t)}
+#define COL(n, t)                                                              \
+        {                                                                      \
+                (char *)(n), (char *)(t)                                       \
+        }
 
 static struct verify_column src_cols[] = {
-        COL("id", "bigint(20)"),         COL("status", "varchar(20)"),
-        COL("qr_code", "longtext"),      COL("legacy", "tinyint(1)"),
-        COL("price", "decimal(8,2)"),    COL("email", "varchar(254)"),
+        COL("id", "bigint(20)"),      COL("status", "varchar(20)"),
+        COL("qr_code", "longtext"),   COL("legacy", "tinyint(1)"),
+        COL("price", "decimal(8,2)"), COL("email", "varchar(254)"),
         COL("kind", "int(11)"),
 };
 static size_t src_pk[] = {0};
 static struct verify_table src = {(char *)"s", src_cols, 7, src_pk, 1};
 
 static struct verify_column dst_cols[] = {
-        COL("id", "bigint(20)"),       COL("status", "varchar(20)"),
+        COL("id", "bigint(20)"),         COL("status", "varchar(20)"),
         COL("qr_code_data", "longtext"), COL("price", "decimal(10,3)"),
-        COL("email", "varchar(254)"),  COL("kind", "int(11)"),
+        COL("email", "varchar(254)"),    COL("kind", "int(11)"),
         COL("checked_in", "tinyint(1)"), COL("fee", "decimal(6,2)"),
         COL("created", "datetime(6)"),
 };
@@ -57,8 +60,8 @@ static struct verify_plan *plan(const char *text, struct verify_table *s,
         CHECK(rc == 0);
         if (rc)
                 return NULL;
-        rc = verify_plan_new(m, s->name, target, s, "sdb", d, "ddb", q, &p,
-                             err, sizeof(err));
+        rc = verify_plan_new(m, s->name, target, s, "sdb", d, "ddb", q, &p, err,
+                             sizeof(err));
         if (rc)
                 fprintf(stderr, "plan: %s\n", err);
         CHECK(rc == 0);
@@ -174,10 +177,10 @@ static void test_composite_and_key_maps(MYSQL *q)
         size_t pk[] = {0, 1};
         struct verify_table s = {(char *)"s", sc, 3, pk, 2};
         struct verify_table d = {(char *)"d", sc, 3, pk, 2};
-        struct verify_plan *p = plan(
-                "{\"version\": 1, \"tables\": [{\"source\": \"s\", "
-                "\"target\": \"d\"}]}",
-                &s, "d", &d, q);
+        struct verify_plan *p =
+                plan("{\"version\": 1, \"tables\": [{\"source\": \"s\", "
+                     "\"target\": \"d\"}]}",
+                     &s, "d", &d, q);
         if (p) {
                 struct buf b;
                 buf_init(&b);
