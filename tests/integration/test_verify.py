@@ -353,3 +353,17 @@ def test_timing_200k_rows(server, pair, tmp_path):
     print(f"\nverify 200k rows: {t['chunks']} chunks, engine "
           f"{rep['seconds']:.2f}s, wall {wall:.2f}s "
           f"({200000 / rep['seconds']:,.0f} rows/s); load {load:.1f}s")
+
+
+def test_errors_are_reported(server, pair, tmp_path):
+    src, dst = pair
+    m = simple(server, src, dst, 10, tmp_path)
+    r = subprocess.run(tool_args(server, src, dst, m, "--table", "nope"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "not mapped" in r.stderr
+    server.execute_root(f"DROP TABLE {dst}.t")
+    r = subprocess.run(tool_args(server, src, dst, m),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "does not exist" in r.stderr, r.stderr
