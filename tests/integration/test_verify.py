@@ -367,3 +367,52 @@ def test_errors_are_reported(server, pair, tmp_path):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=60)
     assert r.returncode == 2 and "does not exist" in r.stderr, r.stderr
+
+
+def test_composite_key_chunks_cover_every_row(server, pair, tmp_path):
+    src, dst = pair
+    for d in (src, dst):
+        server.execute_root(f"CREATE TABLE {d}.c (a int, b varchar(10), "
+                            f"v int, PRIMARY KEY (a, b))")
+    server.execute_root(
+        f"INSERT INTO {src}.c SELECT seq DIV 7, CONCAT('k', seq % 7), seq "
+        f"FROM seq_1_to_700",
+        f"INSERT INTO {dst}.c SELECT * FROM {src}.c",
+        f"UPDATE {dst}.c SET v = 0 WHERE a = 50 AND b = 'k3'",
+        f"DELETE FROM {dst}.c WHERE a = 99 AND b = 'k6'", db=src)
+    m = write_mapping(tmp_path, [{"source": "c", "target": "c"}])
+    for chunk in ("1", "13", "100000"):
+        t = table(verify(server, src, dst, m, "--chunk-rows", chunk), "c")
+        assert t["rows_source"] == 700 and t["rows_target"] == 699
+        assert sorted(t["differing_keys"], key=lambda k: k["a"]) == [
+            {"a": 50, "b": "k3"}, {"a": 99, "b": "k6"}]
+
+
+def test_two_routes_into_one_target_and_null_when(server, pair, tmp_path):
+    src, dst = pair
+    server.execute_root(f"CREATE TABLE {src}.n (id int PRIMARY KEY, "
+                        f"kind varchar(5) NULL, v int)")
+    for t in ("x", "y"):
+        server.execute_root(f"CREATE TABLE {dst}.{t} (id int PRIMARY KEY, "
+                            f"kind varchar(5) NULL, v int, tag varchar(5))")
+    server.execute_root(
+        f"INSERT INTO {src}.n SELECT seq, ELT(seq % 3 + 1, 'A', 'B', NULL), "
+        f"seq FROM seq_1_to_300", db=src)
+    server.execute_root(
+        f"INSERT INTO {dst}.x SELECT id, kind, v, 'a' FROM {src}.n "
+        f"WHERE kind = 'A'",
+        f"INSERT INTO {dst}.x SELECT id, kind, v, 'rest' FROM {src}.n "
+        f"WHERE kind = 'B'",
+        f"INSERT INTO {dst}.y SELECT id, kind, v, 'null' FROM {src}.n "
+        f"WHERE kind IS NULL")
+    m = write_mapping(tmp_path, [{"source": "n", "routes": [
+        {"when": {"kind": "A"}, "target": "x", "defaults": {"tag": "a"}},
+        {"when": {"kind": None}, "target": "y", "defaults": {"tag": "null"}},
+        {"target": "x", "defaults": {"tag": "rest"}}]}])
+    rep = verify(server, src, dst, m, "--chunk-rows", "50")
+    assert rep["clean"], rep
+    assert table(rep, "x")["rows_source"] == 200
+    assert table(rep, "y")["rows_source"] == 100
+    server.execute_root(f"UPDATE {dst}.x SET tag = 'a' WHERE id = 1")
+    rep = verify(server, src, dst, m, "--chunk-rows", "50")
+    assert table(rep, "x")["differing_keys"] == [{"id": 1}]
