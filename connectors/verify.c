@@ -387,8 +387,8 @@ static int walk(struct vctx *c, struct verify_report *r, struct pair *pairs,
         return rc;
 }
 
-static int verify_table(struct vctx *c, struct verify_report *r,
-                        const char *source)
+static int verify_source(struct vctx *c, struct verify_report *r,
+                         const char *source)
 {
         const char *const *targets = mapping_source_targets(c->m, source);
         struct verify_table *st = NULL;
@@ -442,7 +442,7 @@ int verify_run(const struct mapping *m, MYSQL *src, const char *src_db,
         struct verify_report *r = xcalloc(1, sizeof(*r));
         for (const char *const *s = mapping_sources(m); !rc && *s; s++)
                 if (!o || !o->only_table || !strcmp(o->only_table, *s))
-                        rc = verify_table(&c, r, *s);
+                        rc = verify_source(&c, r, *s);
         if (rc) {
                 verify_report_free(r);
                 return rc;
