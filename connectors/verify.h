@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The verify engine: compares each mapped source table with its targets
+ * through the mapping, by checksums each server computes itself
+ * (pt-table-checksum style), so no rows cross the network unless a chunk
+ * differs. Used by ferryctl verify and by cutover step 4.
+ *
+ * Method, per source table and target: walk the source primary key in
+ * chunks of chunk_rows (keyset pagination); for each chunk run
+ * COUNT(*) + BIT_XOR(CRC32(row)) on both servers, the source side over
+ * the mapped expressions (verify_plan.h); when a chunk differs, fetch
+ * (key, CRC32) per row from both sides and diff them to name the keys.
+ * Every statement is a single autocommit REPEATABLE READ read: no locks,
+ * no long transaction. Differences seen while the stream is still
+ * applying are expected; verify_recheck re-runs only the chunks that
+ * differed, after the stream caught up, so that only persistent
+ * differences remain.
+ *
+ * @context any thread; one verify at a time per pair of connections.
+ */
+#ifndef FERRY_VERIFY_H
+#define FERRY_VERIFY_H
+
+#include "common/ferry_error.h"
+#include "transforms/mapping.h"
+
+#include <jansson.h>
+#include <mysql.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct verify_opts {
+        size_t chunk_rows;      /* rows per chunk; 0: 10000 */
+        const char *only_table; /* a source table; NULL: every mapped one */
+        size_t max_keys;        /* differing keys listed per pair; 0: 100 */
+};
+
+/* The outcome for one (source table, target table) pair. Read-only for
+ * callers; owned by the report. */
+struct verify_result {
+        char *source;
+        char *target;
+        uint64_t rows_source; /* rows the source sends to this target */
+        uint64_t rows_target;
+        uint64_t chunks;
+        uint64_t chunks_differing;
+        uint64_t rows_differing; /* counted in narrowed chunks */
+        /* Differing primary keys as JSON text ({"id":5}, source column
+         * names), at most max_keys; keys_truncated if there were more. */
+        char **keys;
+        size_t nkeys;
+        bool keys_truncated;
+        bool whole_table; /* checked as one chunk (see notes) */
+        /* [{"column": c, "reason": r}]: target columns left out of the
+         * checksum (fed by a C transform, or not fed at all) */
+        json_t *unverified_columns;
+        json_t *notes; /* [text] */
+};
+
+struct verify_report;
+
+/* @brief Fills o with the defaults. */
+void verify_opts_init(struct verify_opts *o);
+
+/**
+ * @brief Verifies every mapped source table (or o->only_table) against
+ *        its targets.
+ *
+ * Sets autocommit and REPEATABLE READ on both sessions. A difference is
+ * not an error: it is in the report (verify_report_clean() says whether
+ * there is any).
+ *
+ * @param o    NULL: defaults
+ * @param out  a new report on success (verify_report_free)
+ * @returns 0; FERRY_ERR_CONFIG (a table is missing, no primary key, the
+ *          mapping cannot be checked, only_table not mapped); or a
+ *          db_classify() code when a query fails
+ */
+int verify_run(const struct mapping *m, MYSQL *src, const char *src_db,
+               MYSQL *dst, const char *dst_db, const struct verify_opts *o,
+               struct verify_report **out, char *errstr,
+               size_t errstr_size) FERRY_WUR;
+
+/**
+ * @brief Re-checks only the chunks that differed in r (after the stream
+ *        has caught up), replacing their counts and keys in r with what
+ *        differs now. Rows and chunk totals keep the first pass's values.
+ * @returns 0, or an error as verify_run (r is then unchanged in meaning
+ *          but may be partly updated; treat it as not clean)
+ */
+int verify_recheck(struct verify_report *r, const struct mapping *m, MYSQL *src,
+                   const char *src_db, MYSQL *dst, const char *dst_db,
+                   const struct verify_opts *o, char *errstr,
+                   size_t errstr_size) FERRY_WUR;
+
+/* @brief Frees r; NULL is a no-op. */
+void verify_report_free(struct verify_report *r);
+
+/* @returns the number of (source, target) pairs checked. */
+size_t verify_report_count(const struct verify_report *r);
+/* @returns pair i (0 <= i < count), owned by r. */
+const struct verify_result *verify_report_get(const struct verify_report *r,
+                                              size_t i);
+/* @returns true when no chunk differs. */
+bool verify_report_clean(const struct verify_report *r);
+/* @returns seconds the last verify_run/verify_recheck took. */
+double verify_report_seconds(const struct verify_report *r);
+
+/**
+ * @brief The report as JSON, for status and metrics:
+ * {"clean": bool, "seconds": s, "rows_source": n, "rows_target": n,
+ *  "tables": [{"source", "target", "rows_source", "rows_target",
+ *  "chunks", "chunks_differing", "rows_differing", "differing_keys":
+ *  [{...}], "keys_truncated", "whole_table", "unverified_columns",
+ *  "notes"}]}
+ * @returns a new reference
+ */
+json_t *verify_report_json(const struct verify_report *r);
+
+#endif
