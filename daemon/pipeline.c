@@ -15,6 +15,7 @@
 #include "connectors/mariadb_sink.h"
 #include "connectors/snapshot.h"
 #include "connectors/table_filter.h"
+#include "daemon/endpoint.h"
 #include "daemon/event_queue.h"
 #include "daemon/metric_names.h"
 #include "transforms/event_json.h"
@@ -61,6 +62,13 @@ struct pipeline {
         atomic_uint_fast64_t applied_ts_ms; /* commit time of last applied */
         char applied_pos[4096];  /* GTID position last committed, under lock */
         atomic_bool restart;     /* end the epoch now, start the next at once */
+
+        /* Keys applied since pipeline_touch_start, under lock: the
+         * cutover verifies exactly these rows in its write pause.
+         * {source table: {key text: key}}; NULL when not recording. */
+        json_t *touched;
+        size_t ntouched;
+        bool touch_overflow;
 
         /* Backfill progress of the current plan, under lock. */
         struct backfill_row *backfill;
@@ -151,6 +159,27 @@ static json_t *key_json(const struct ferry_table *t,
         return o;
 }
 
+#define TOUCH_MAX 200000 /* keys remembered for the cutover's check */
+
+static void touch(struct pipeline *p, const char *table, json_t *key)
+{
+        char *text = json_dumps(key, JSON_COMPACT | JSON_SORT_KEYS);
+        pthread_mutex_lock(&p->lock);
+        if (p->touched && text && !p->touch_overflow) {
+                json_t *keys = json_object_get(p->touched, table);
+                if (!keys) {
+                        keys = json_object();
+                        json_object_set_new(p->touched, table, keys);
+                }
+                if (!json_object_get(keys, text)) {
+                        json_object_set(keys, text, key);
+                        p->touch_overflow = ++p->ntouched > TOUCH_MAX;
+                }
+        }
+        pthread_mutex_unlock(&p->lock);
+        free(text);
+}
+
 /* Maps one row change and queues its target operations. */
 static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
                      const struct ferry_event *ev, char *err, size_t errsz)
@@ -168,6 +197,8 @@ static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
                 rc = FERRY_ERR_DATA;
                 goto out;
         }
+        if (p->touched)
+                touch(p, t->name, key);
         mapping_ops_init(&ops);
         rc = mapping_apply(p->map, t->name, (char)ev->op, key, before, after,
                            &ops, err, errsz);
@@ -345,21 +376,11 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
 
 /* ---- epochs -------------------------------------------------------- */
 
-static struct db_endpoint endpoint(const struct cfg_db *db)
-{
-        return (struct db_endpoint){.host = db->host,
-                                    .port = db->port,
-                                    .socket = db->socket,
-                                    .user = db->user,
-                                    .password = db->password,
-                                    .database = db->database};
-}
-
 /* Lists the source's base tables that [source] tables selects. */
 static int source_tables(struct pipeline *p, json_t **out)
 {
         const struct cfg *cfg = p->cfg;
-        struct db_endpoint ep = endpoint(&cfg->source.db);
+        struct db_endpoint ep = cfg_endpoint(&cfg->source.db);
         MYSQL *my;
         char err[512], db[300];
         int rc = db_connect(&my, &ep, 30, err, sizeof(err));
@@ -403,7 +424,7 @@ static int source_tables(struct pipeline *p, json_t **out)
 /* Reads the row estimates of the source's tables: {table: rows}. */
 static json_t *estimate_rows(struct pipeline *p)
 {
-        struct db_endpoint ep = endpoint(&p->cfg->source.db);
+        struct db_endpoint ep = cfg_endpoint(&p->cfg->source.db);
         MYSQL *my;
         char err[512];
         json_t *out = json_object();
@@ -514,7 +535,7 @@ static int plan_snapshot(struct pipeline *p, struct mariadb_sink *sink,
                 n++;
         }
         backfill_publish(p, st, n);
-        struct db_endpoint ep = endpoint(&cfg->source.db);
+        struct db_endpoint ep = cfg_endpoint(&cfg->source.db);
         struct snapshot *snap = snapshot_new(&ep, cfg->source.server_id, st,
                                              n, 100, 0);
         free(st);
@@ -540,7 +561,7 @@ void pipeline_name(const struct cfg *cfg, char *out, size_t out_size)
 static int run_epoch(struct pipeline *p)
 {
         const struct cfg *cfg = p->cfg;
-        struct db_endpoint sep = endpoint(&cfg->sink.db);
+        struct db_endpoint sep = cfg_endpoint(&cfg->sink.db);
         struct mariadb_sink *sink = NULL;
         char err[1024], stored[4096];
         int rc;
@@ -559,7 +580,7 @@ static int run_epoch(struct pipeline *p)
         }
 
         struct binlog_source_opts o = {
-                .db = endpoint(&cfg->source.db),
+                .db = cfg_endpoint(&cfg->source.db),
                 .tables = cfg->source.tables,
                 .ntables = cfg->source.n_tables,
                 .server_id = cfg->source.server_id,
@@ -795,6 +816,7 @@ int pipeline_free(struct pipeline *p)
         int rc = p->result;
         mapping_free(p->map);
         free(p->backfill);
+        json_decref(p->touched);
         pthread_mutex_destroy(&p->lock);
         free(p);
         return rc;
@@ -924,4 +946,29 @@ json_t *pipeline_status(struct pipeline *p)
                          "source_lag_seconds", src, "sink_lag_seconds", snk,
                          "backfill", bf, "last_error", error, "ready",
                          atomic_load(&p->ready));
+}
+
+void pipeline_touch_start(struct pipeline *p)
+{
+        pthread_mutex_lock(&p->lock);
+        json_decref(p->touched);
+        p->touched = json_object();
+        p->ntouched = 0;
+        p->touch_overflow = false;
+        pthread_mutex_unlock(&p->lock);
+}
+
+json_t *pipeline_touch_take(struct pipeline *p, bool *overflow)
+{
+        pthread_mutex_lock(&p->lock);
+        json_t *t = p->touched;
+        *overflow = p->touch_overflow;
+        p->touched = NULL;
+        pthread_mutex_unlock(&p->lock);
+        return t ? t : json_object();
+}
+
+const struct mapping *pipeline_mapping(struct pipeline *p)
+{
+        return p->map;
 }

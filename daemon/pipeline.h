@@ -62,6 +62,20 @@ bool pipeline_paused(struct pipeline *p);
  */
 json_t *pipeline_status(struct pipeline *p);
 
+/* @brief Starts remembering the source keys the sink applies (dropping
+ * what was remembered). */
+void pipeline_touch_start(struct pipeline *p);
+/**
+ * @brief Stops remembering and hands over {source table: {key text:
+ *        key object}} (a new reference); overflow says more keys were
+ *        applied than remembered (the caller must check everything).
+ */
+json_t *pipeline_touch_take(struct pipeline *p, bool *overflow);
+
+struct mapping;
+/* @returns the mapping the pipeline applies (lives as long as p). */
+const struct mapping *pipeline_mapping(struct pipeline *p);
+
 /* @brief The name of this pipeline's rows in the target's ferry.offsets. */
 void pipeline_name(const struct cfg *cfg, char *out, size_t out_size);
 

@@ -9,6 +9,7 @@
 #include "daemon/http.h"
 #include "daemon/metrics.h"
 #include "daemon/pipeline.h"
+#include "daemon/service_int.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -17,13 +18,6 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-struct service {
-        struct cfg *cfg;
-        struct event_base *base;
-        struct pipeline *pipe;
-        bool stopping;
-        int status_ticks;
-};
 
 static bool ready_cb(void *opaque, char *reason, size_t reason_size)
 {
@@ -80,12 +74,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                 return;
         }
         sd_notify(0, "WATCHDOG=1");
+        control_verbs_tick(s);
         if (++s->status_ticks % 10 == 0) {
                 double src, sink, total;
                 pipeline_lags(s->pipe, &src, &sink, &total);
-                sd_notifyf(0, "STATUS=streaming, lag %.1fs (source %.1fs, "
+                sd_notifyf(0, "STATUS=%s, lag %.1fs (source %.1fs, "
                               "sink %.1fs)",
-                           total, src, sink);
+                           service_state(s), total, src, sink);
         }
 }
 
@@ -101,6 +96,7 @@ int service_run(struct cfg *cfg)
                 return 78;
         }
         struct metrics *reg = metrics_new();
+        s.reg = reg;
         metrics_register_process(reg, FERRY_VERSION);
         s.base = event_base_new();
 
@@ -123,6 +119,18 @@ int service_run(struct cfg *cfg)
                          (unsigned)http_server_port(http));
         }
 
+        if (cfg->daemon.control_socket[0]) {
+                s.ctl = control_new(s.base, cfg->daemon.control_socket, err,
+                                    sizeof(err));
+                if (!s.ctl) {
+                        log_error("%s", err);
+                        goto out;
+                }
+                log_info("control socket listening path=%s",
+                         cfg->daemon.control_socket);
+        }
+        control_verbs_register(&s);
+
         struct event *ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
         struct event *ev_int = evsignal_new(s.base, SIGINT, on_stop, &s);
         struct event *ev_hup = evsignal_new(s.base, SIGHUP, on_reload, &s);
@@ -142,6 +150,8 @@ int service_run(struct cfg *cfg)
         event_free(ev_hup);
         event_free(tick);
 out:
+        control_verbs_shutdown(&s);
+        control_free(s.ctl);
         rc = pipeline_free(s.pipe) ? 1 : 0;
         http_server_free(http);
         event_base_free(s.base);

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * What ferryctl can ask of a running ferryd (docs/control-protocol.md).
+ * Verbs that take long (verify, cutover) run in threads; their request
+ * is answered from the tick once the thread has finished.
+ */
+#include "common/log.h"
+#include "connectors/db_conn.h"
+#include "connectors/signal_table.h"
+#include "connectors/table_filter.h"
+#include "daemon/endpoint.h"
+#include "daemon/metric_names.h"
+#include "daemon/service_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const states[] = {FERRY_M_CUTOVER_STATE_VALUES};
+
+const char *service_state(struct service *s)
+{
+        if (s->cutover)
+                return "cutting_over";
+        if (s->cut_over)
+                return "cut_over";
+        json_t *st = pipeline_status(s->pipe);
+        static char state[32];
+        snprintf(state, sizeof(state), "%s",
+                 json_string_value(json_object_get(st, "state")));
+        json_decref(st);
+        return state;
+}
+
+static void verb_status(void *opaque, struct control_req *req, json_t *args)
+{
+        struct service *s = opaque;
+        const struct cfg *cfg = s->cfg;
+        (void)args;
+        json_t *st = pipeline_status(s->pipe);
+        json_object_set_new(st, "state", json_string(service_state(s)));
+        json_object_set_new(st, "role",
+                            json_string(cfg->daemon.role == CFG_ROLE_ALL
+                                                ? "all"
+                                        : cfg->daemon.role == CFG_ROLE_SOURCE
+                                                ? "source"
+                                                : "sink"));
+        json_object_set_new(st, "transport",
+                            json_string(cfg->daemon.transport ==
+                                                        CFG_TRANSPORT_DIRECT
+                                                ? "direct"
+                                                : "kafka"));
+        json_object_set_new(st, "source",
+                            json_pack("{s:s, s:s}", "database",
+                                      cfg->source.db.database, "tables",
+                                      cfg->source.n_tables
+                                              ? cfg->source.tables[0]
+                                              : ""));
+        json_object_set_new(st, "last_cutover",
+                            s->last_cutover ? json_incref(s->last_cutover)
+                                            : json_null());
+        if (s->cutover)
+                json_object_set_new(st, "cutover_step",
+                                    json_string(cutover_step(s->cutover)));
+        json_object_set_new(st, "last_verify",
+                            s->last_verify ? json_incref(s->last_verify)
+                                           : json_null());
+        json_object_set_new(st, "verify_running", json_boolean(s->verify));
+        control_req_ok(req, st);
+}
+
+static void verb_pause(void *opaque, struct control_req *req, json_t *args)
+{
+        struct service *s = opaque;
+        (void)args;
+        pipeline_set_paused(s->pipe, true);
+        log_info("sink paused by ferryctl: changes queue up (bounded) and "
+                 "the source waits");
+        control_req_ok(req, json_pack("{s:s}", "state", "paused"));
+}
+
+static void verb_resume(void *opaque, struct control_req *req, json_t *args)
+{
+        struct service *s = opaque;
+        (void)args;
+        pipeline_set_paused(s->pipe, false);
+        log_info("sink resumed by ferryctl");
+        control_req_ok(req, json_pack("{s:s}", "state", service_state(s)));
+}
+
+/* Backfill requests go through ferry.signal, so they take effect at a
+ * definite point of the stream and work the same without this socket. */
+static void verb_snapshot(void *opaque, struct control_req *req, json_t *args)
+{
+        struct service *s = opaque;
+        const struct cfg *cfg = s->cfg;
+        json_t *tables = json_object_get(args, "tables");
+        if (!json_is_array(tables) || !json_array_size(tables)) {
+                control_req_fail(req, "snapshot needs at least one table");
+                return;
+        }
+        size_t i;
+        json_t *t;
+        json_array_foreach(tables, i, t)
+        {
+                const char *name = json_string_value(t);
+                if (!name || !table_filter_match(cfg->source.db.database,
+                                                 cfg->source.tables,
+                                                 cfg->source.n_tables,
+                                                 cfg->source.db.database,
+                                                 name)) {
+                        control_req_fail(req, "table '%s' is not one [source] "
+                                         "tables selects",
+                                         name ? name : "?");
+                        return;
+                }
+        }
+        struct db_endpoint ep = cfg_endpoint(&cfg->source.db);
+        MYSQL *my;
+        char err[512];
+        int rc = db_connect(&my, &ep, 10, err, sizeof(err));
+        if (rc == 0)
+                rc = signal_table_ensure(my, err, sizeof(err));
+        json_array_foreach(tables, i, t)
+        {
+                if (rc)
+                        break;
+                rc = signal_table_write(my, "request", "snapshot",
+                                        json_string_value(t), err,
+                                        sizeof(err));
+        }
+        if (my)
+                mysql_close(my);
+        if (rc) {
+                control_req_fail(req, "source: %s", err);
+                return;
+        }
+        control_req_ok(req, json_pack("{s:O}", "requested", tables));
+}
+
+static void verb_verify(void *opaque, struct control_req *req, json_t *args)
+{
+        struct service *s = opaque;
+        if (s->verify || s->cutover) {
+                control_req_fail(req, "a %s is already running",
+                                 s->verify ? "verify" : "cutover");
+                return;
+        }
+        json_t *t = json_object_get(args, "table");
+        if (t && !json_is_string(t)) {
+                control_req_fail(req, "\"table\" must be a string");
+                return;
+        }
+        s->verify = verify_job_start(s->cfg, s->pipe, json_string_value(t));
+        s->verify_req = req;
+}
+
+static void verb_cutover(void *opaque, struct control_req *req, json_t *args)
+{
+        struct service *s = opaque;
+        if (s->cutover || s->verify) {
+                control_req_fail(req, "a %s is already running",
+                                 s->cutover ? "cutover" : "verify");
+                return;
+        }
+        if (s->cut_over) {
+                control_req_fail(req, "already cut over");
+                return;
+        }
+        if (s->cfg->daemon.transport != CFG_TRANSPORT_DIRECT) {
+                control_req_fail(req, "cutover is built for transport = "
+                                      "direct only so far");
+                return;
+        }
+        bool dry = json_is_true(json_object_get(args, "dry_run"));
+        s->cutover = cutover_start(s->cfg, s->pipe, pipeline_mapping(s->pipe),
+                                   dry);
+        s->cutover_req = req;
+        metric_enum_set(s->m_state, 3);
+}
+
+static void verb_abort(void *opaque, struct control_req *req, json_t *args)
+{
+        struct service *s = opaque;
+        (void)args;
+        if (!s->cutover) {
+                control_req_fail(req, "no cutover is running");
+                return;
+        }
+        cutover_abort(s->cutover);
+        control_req_ok(req, json_pack("{s:s}", "aborting",
+                                      cutover_step(s->cutover)));
+}
+
+static void finish_cutover(struct service *s)
+{
+        json_t *r = cutover_result(s->cutover);
+        const char *result = json_string_value(json_object_get(r, "result"));
+        double pause = json_real_value(json_object_get(r, "pause_ms"));
+        s->cut_over = cutover_switched(s->cutover);
+        cutover_free(s->cutover);
+        s->cutover = NULL;
+        json_object_set_new(r, "finished_at",
+                            json_integer((json_int_t)time(NULL)));
+        json_decref(s->last_cutover);
+        s->last_cutover = json_incref(r);
+        metric_gauge_set(s->m_pause, pause / 1000.0);
+        metric_gauge_set(s->m_cutover_ts, (double)time(NULL));
+        if (!strcmp(result, "succeeded"))
+                metric_counter_inc(s->m_cutovers_ok);
+        else if (!strcmp(result, "dry_run_succeeded"))
+                metric_counter_inc(s->m_cutovers_dry);
+        else
+                metric_counter_inc(s->m_cutovers_failed);
+        if (s->cutover_req) {
+                if (!strcmp(result, "succeeded") ||
+                    !strcmp(result, "dry_run_succeeded"))
+                        control_req_ok(s->cutover_req, r);
+                else {
+                        control_req_fail(s->cutover_req, "cutover %s: %s",
+                                         result,
+                                         json_string_value(json_object_get(
+                                                 r, "reason")));
+                        json_decref(r);
+                }
+                s->cutover_req = NULL;
+        } else {
+                json_decref(r);
+        }
+}
+
+void control_verbs_tick(struct service *s)
+{
+        if (s->cutover && cutover_finished(s->cutover))
+                finish_cutover(s);
+        if (s->verify && verify_job_finished(s->verify)) {
+                json_t *r = verify_job_result(s->verify);
+                verify_job_free(s->verify);
+                s->verify = NULL;
+                json_decref(s->last_verify);
+                s->last_verify = json_incref(r);
+                json_t *e = json_object_get(r, "error");
+                if (e) {
+                        control_req_fail(s->verify_req, "verify: %s",
+                                         json_string_value(e));
+                        json_decref(r);
+                } else {
+                        control_req_ok(s->verify_req, r);
+                }
+                s->verify_req = NULL;
+        }
+        const char *st = service_state(s);
+        for (size_t i = 0; i < sizeof(states) / sizeof(*states); i++)
+                if (!strcmp(states[i], st))
+                        metric_enum_set(s->m_state, i);
+}
+
+void control_verbs_shutdown(struct service *s)
+{
+        if (s->cutover) {
+                cutover_abort(s->cutover);
+                while (!cutover_finished(s->cutover)) {
+                        struct timespec ts = {0, 10000000};
+                        nanosleep(&ts, NULL);
+                }
+                finish_cutover(s);
+        }
+        if (s->verify) {
+                verify_job_free(s->verify);
+                s->verify = NULL;
+                if (s->verify_req)
+                        control_req_fail(s->verify_req, "ferryd is stopping");
+                s->verify_req = NULL;
+        }
+        json_decref(s->last_cutover);
+        json_decref(s->last_verify);
+        s->last_cutover = s->last_verify = NULL;
+}
+
+void control_verbs_register(struct service *s)
+{
+        if (s->reg) {
+                s->m_state = metrics_enum(s->reg, FERRY_M_CUTOVER_STATE,
+                                          "state", states,
+                                          sizeof(states) / sizeof(*states),
+                                          NULL);
+                s->m_pause = metrics_gauge(
+                        s->reg, FERRY_M_CUTOVER_LAST_PAUSE_SECONDS, NULL);
+                s->m_cutover_ts = metrics_gauge(
+                        s->reg, FERRY_M_CUTOVER_LAST_TIMESTAMP, NULL);
+                s->m_cutovers_ok = metrics_counter(
+                        s->reg, FERRY_M_CUTOVERS_TOTAL, "result", "success",
+                        NULL);
+                s->m_cutovers_failed = metrics_counter(
+                        s->reg, FERRY_M_CUTOVERS_TOTAL, "result", "failed",
+                        NULL);
+                s->m_cutovers_dry = metrics_counter(
+                        s->reg, FERRY_M_CUTOVERS_TOTAL, "result", "dry_run",
+                        NULL);
+        }
+        if (!s->ctl)
+                return;
+        control_register(s->ctl, "status", verb_status, s);
+        control_register(s->ctl, "pause", verb_pause, s);
+        control_register(s->ctl, "resume", verb_resume, s);
+        control_register(s->ctl, "snapshot", verb_snapshot, s);
+        control_register(s->ctl, "verify", verb_verify, s);
+        control_register(s->ctl, "cutover", verb_cutover, s);
+        control_register(s->ctl, "abort", verb_abort, s);
+}

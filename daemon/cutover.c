@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The cutover; see cutover.h for the steps and why they are safe.
+ */
+#include "daemon/cutover.h"
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "connectors/db_conn.h"
+#include "connectors/signal_table.h"
+#include "connectors/table_filter.h"
+#include "connectors/verify.h"
+#include "daemon/endpoint.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOCK_ATTEMPTS 3
+#define LOCK_ATTEMPT_MAX_MS 500 /* writers queue behind a waiting lock */
+#define LOCK_RETRY_GAP_MS 100   /* ... so they get through between tries */
+#define POLL_MS 2               /* barrier polling in the pause */
+#define CATCH_UP_MS 5000        /* online verify: wait for the stream */
+
+struct cutover {
+        const struct cfg *cfg;
+        struct pipeline *p;
+        const struct mapping *m;
+        bool dry_run;
+
+        pthread_t thread;
+        atomic_bool abort;
+        atomic_bool finished;
+        _Atomic(const char *) step;
+
+        /* Written by the thread; read after finished. */
+        char reason[1024];
+        const char *result;
+        bool switched;
+        double pause_ms;
+        json_t *steps;
+        json_t *verify;
+        char barrier[64];
+
+        /* Thread-only state. */
+        MYSQL *lock_conn, *src, *dst, *rename_conn;
+        char **tables; /* mapped source tables, NULL-terminated */
+        uint64_t t_start, t_locked;
+        bool locked;
+};
+
+static uint64_t mono_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+static int fail(struct cutover *c, const char *result, const char *fmt, ...)
+        FERRY_PRINTF(3, 4);
+static int fail(struct cutover *c, const char *result, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+        va_end(ap);
+        c->result = atomic_load(&c->abort) ? "aborted" : result;
+        return -1;
+}
+
+static void step(struct cutover *c, const char *name, uint64_t since_us)
+{
+        json_object_set_new(c->steps, name,
+                            json_real((double)(mono_us() - since_us) /
+                                      1000.0));
+}
+
+/* ms left before the pause must end (lock_timeout) or the cutover must
+ * end (drain_timeout), whichever is sooner; negative once over. */
+static int64_t budget_ms(struct cutover *c)
+{
+        uint64_t now = mono_us();
+        int64_t left = c->cfg->cutover.drain_timeout_ms -
+                       (int64_t)(now - c->t_start) / 1000;
+        if (c->locked) {
+                int64_t l = c->cfg->cutover.lock_timeout_ms -
+                            (int64_t)(now - c->t_locked) / 1000;
+                if (l < left)
+                        left = l;
+        }
+        return left;
+}
+
+/* Bounds every statement of a session: a query that would overrun the
+ * budget is interrupted by the server itself. */
+static int limit_session(MYSQL *my, int64_t ms, char *err, size_t errsz)
+{
+        char sql[96];
+        snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %.3f",
+                 ms > 0 ? (double)ms / 1000.0 : 0.001);
+        return db_exec(my, sql, err, errsz);
+}
+
+static int unlimit_session(MYSQL *my, char *err, size_t errsz)
+{
+        return db_exec(my, "SET SESSION max_statement_time = 0", err, errsz);
+}
+
+static void release(struct cutover *c)
+{
+        if (!c->locked)
+                return;
+        char err[256];
+        /* If the server cannot hear UNLOCK, closing the connection is
+         * what releases the locks. */
+        if (db_exec(c->lock_conn, "UNLOCK TABLES", err, sizeof(err))) {
+                log_warning("cutover: UNLOCK TABLES failed (%s): closing the "
+                            "connection instead", err);
+                mysql_close(c->lock_conn);
+                c->lock_conn = NULL;
+        }
+        c->pause_ms = (double)(mono_us() - c->t_locked) / 1000.0;
+        c->locked = false;
+        log_info("cutover: source writes resumed pause_ms=%.1f", c->pause_ms);
+}
+
+/* The mapped source tables that [source] tables selects. */
+static void list_tables(struct cutover *c)
+{
+        const struct cfg *cfg = c->cfg;
+        const char *const *src = mapping_sources(c->m);
+        size_t n = 0;
+        while (src[n])
+                n++;
+        c->tables = xcalloc(n + 1, sizeof(*c->tables));
+        for (size_t i = 0, k = 0; i < n; i++)
+                if (table_filter_match(cfg->source.db.database,
+                                       cfg->source.tables,
+                                       cfg->source.n_tables,
+                                       cfg->source.db.database, src[i]))
+                        c->tables[k++] = xstrdup(src[i]);
+}
+
+static int connect_all(struct cutover *c)
+{
+        struct db_endpoint s = cfg_endpoint(&c->cfg->source.db);
+        struct db_endpoint d = cfg_endpoint(&c->cfg->sink.db);
+        char err[512];
+        if (db_connect(&c->lock_conn, &s, 30, err, sizeof(err)) ||
+            db_connect(&c->src, &s, 30, err, sizeof(err)) ||
+            db_connect(&c->dst, &d, 30, err, sizeof(err)))
+                return fail(c, "failed", "connecting: %s", err);
+        return 0;
+}
+
+/* Step 1. */
+static int preconditions(struct cutover *c)
+{
+        double src, snk, total;
+        if (!c->tables[0])
+                return fail(c, "refused", "no mapped table is selected by "
+                                          "[source] tables");
+        if (pipeline_paused(c->p))
+                return fail(c, "refused", "the sink is paused: ferryctl "
+                                          "resume first");
+        if (!pipeline_backfill_done(c->p))
+                return fail(c, "refused", "the backfill is not done yet "
+                                          "(see ferryctl status)");
+        pipeline_lags(c->p, &src, &snk, &total);
+        if (total * 1000.0 > (double)c->cfg->cutover.max_lag_ms)
+                return fail(c, "refused",
+                            "lag %.1fs is over max_lag %.1fs: wait for the "
+                            "stream to catch up",
+                            total, (double)c->cfg->cutover.max_lag_ms / 1000);
+        return 0;
+}
+
+static int report_verify(struct cutover *c, const char *what,
+                         struct verify_report *r)
+{
+        json_t *j = verify_report_json(r);
+        json_object_set_new(c->verify, what, j);
+        if (verify_report_clean(r))
+                return 0;
+        char *text = json_dumps(json_object_get(j, "tables"), JSON_COMPACT);
+        log_error("cutover: %s verify found differences: %s", what,
+                  text ? text : "?");
+        free(text);
+        return fail(c, "failed", "%s verify found rows that differ (see "
+                                 "ferryctl status --json)",
+                    what);
+}
+
+/* Step 2: everything, while writes go on; a chunk that differs is
+ * re-checked once the stream has caught up, so rows in flight do not
+ * count. The sink remembers from here what it applies. */
+static int verify_online(struct cutover *c)
+{
+        const struct cfg *cfg = c->cfg;
+        struct verify_report *r = NULL;
+        char err[1024];
+        pipeline_touch_start(c->p);
+        if (verify_run(c->m, c->src, cfg->source.db.database, c->dst,
+                       cfg->sink.db.database, NULL, &r, err, sizeof(err)))
+                return fail(c, "failed", "verify: %s", err);
+        if (!verify_report_clean(r)) {
+                for (int64_t w = 0; w < CATCH_UP_MS; w += 50) {
+                        double s, k, t;
+                        pipeline_lags(c->p, &s, &k, &t);
+                        if (t == 0 && w >= 200)
+                                break;
+                        sleep_ms(50);
+                }
+                if (verify_recheck(r, c->m, c->src, cfg->source.db.database,
+                                   c->dst, cfg->sink.db.database, NULL, err,
+                                   sizeof(err))) {
+                        verify_report_free(r);
+                        return fail(c, "failed", "verify re-check: %s", err);
+                }
+        }
+        int rc = report_verify(c, "online", r);
+        verify_report_free(r);
+        return rc;
+}
+
+/* Step 3. */
+static int pause_writes(struct cutover *c)
+{
+        const struct cfg *cfg = c->cfg;
+        char err[512];
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "LOCK TABLES ");
+        for (size_t i = 0; c->tables[i]; i++) {
+                if (i)
+                        buf_puts(&q, ", ");
+                db_put_ident(&q, cfg->source.db.database);
+                buf_putc(&q, '.');
+                db_put_ident(&q, c->tables[i]);
+                buf_puts(&q, " READ");
+        }
+        int64_t attempt = cfg->cutover.lock_timeout_ms / 4;
+        if (attempt > LOCK_ATTEMPT_MAX_MS)
+                attempt = LOCK_ATTEMPT_MAX_MS;
+        if (attempt < 50)
+                attempt = 50;
+        int rc = -1;
+        for (int i = 0; i < LOCK_ATTEMPTS && !atomic_load(&c->abort); i++) {
+                if (i)
+                        sleep_ms(LOCK_RETRY_GAP_MS);
+                if (limit_session(c->lock_conn, attempt, err, sizeof(err)))
+                        break;
+                uint64_t t0 = mono_us();
+                if (mysql_real_query(c->lock_conn, q.data,
+                                     (unsigned long)q.len) == 0) {
+                        c->t_locked = mono_us();
+                        c->locked = true;
+                        json_object_set_new(c->steps, "lock_wait_ms",
+                                            json_real((double)(c->t_locked -
+                                                               t0) /
+                                                      1000.0));
+                        log_info("cutover: source writes paused "
+                                 "attempt=%d wait_ms=%.1f",
+                                 i + 1,
+                                 (double)(c->t_locked - t0) / 1000.0);
+                        rc = 0;
+                        break;
+                }
+                snprintf(err, sizeof(err), "%s", mysql_error(c->lock_conn));
+                log_warning("cutover: lock attempt %d of %d gave up after "
+                            "%lldms: %s",
+                            i + 1, LOCK_ATTEMPTS, (long long)attempt, err);
+        }
+        buf_free(&q);
+        if (rc == 0) {
+                /* UNLOCK must never be cut short. */
+                if (unlimit_session(c->lock_conn, err, sizeof(err)))
+                        return fail(c, "failed", "after pausing: %s", err);
+                return 0;
+        }
+        return fail(c, "failed", "could not pause writes on the source "
+                                 "tables in %d attempts of %lldms (a long "
+                                 "transaction holds them?): %s",
+                    LOCK_ATTEMPTS, (long long)attempt, err);
+}
+
+/* Step 4: the barrier row reaches the sink after every change made
+ * before the pause; its mark in ferry.offsets says all is applied. */
+static int drain(struct cutover *c)
+{
+        char err[512], name[300], got[128];
+        static atomic_uint seq;
+        snprintf(c->barrier, sizeof(c->barrier), "cutover-%u-%d-%llu",
+                 c->cfg->source.server_id, (int)getpid(),
+                 (unsigned long long)atomic_fetch_add(&seq, 1));
+        if (signal_table_write(c->src, c->barrier, "barrier", "", err,
+                               sizeof(err)))
+                return fail(c, "failed", "barrier: %s", err);
+        pipeline_name(c->cfg, name, sizeof(name));
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT position FROM ferry.offsets WHERE pipeline = ");
+        db_put_quoted(c->dst, &q, name, strlen(name));
+        buf_puts(&q, " AND part = 'barrier'");
+        int rc = 0;
+        for (;;) {
+                if (atomic_load(&c->abort)) {
+                        rc = fail(c, "aborted", "aborted while draining");
+                        break;
+                }
+                if (budget_ms(c) <= 0) {
+                        rc = fail(c, "failed", "the sink did not apply the "
+                                               "barrier within the "
+                                               "lock_timeout/drain_timeout");
+                        break;
+                }
+                got[0] = '\0';
+                if (db_query_value(c->dst, buf_cstr(&q), got, sizeof(got), err,
+                                   sizeof(err))) {
+                        rc = fail(c, "failed", "reading ferry.offsets: %s",
+                                  err);
+                        break;
+                }
+                if (!strcmp(got, c->barrier))
+                        break;
+                sleep_ms(POLL_MS);
+        }
+        buf_free(&q);
+        return rc;
+}
+
+/* Step 5: the rows touched since the online verify, and the counts. */
+static int verify_paused(struct cutover *c)
+{
+        const struct cfg *cfg = c->cfg;
+        char err[1024];
+        bool overflow;
+        json_t *touched = pipeline_touch_take(c->p, &overflow);
+        int rc = 0;
+        int64_t left = budget_ms(c);
+        if (limit_session(c->src, left, err, sizeof(err)) ||
+            limit_session(c->dst, left, err, sizeof(err))) {
+                json_decref(touched);
+                return fail(c, "failed", "verify: %s", err);
+        }
+        struct verify_report *r = NULL;
+        if (overflow) {
+                /* Too much changed to check key by key: everything. */
+                rc = verify_run(c->m, c->src, cfg->source.db.database, c->dst,
+                                cfg->sink.db.database, NULL, &r, err,
+                                sizeof(err));
+                if (rc == 0)
+                        rc = report_verify(c, "paused_full", r);
+                else
+                        rc = fail(c, "failed", "verify in the pause: %s", err);
+                verify_report_free(r);
+        }
+        const char *table;
+        json_t *keys;
+        size_t nkeys = 0;
+        json_object_foreach(overflow ? NULL : touched, table, keys)
+        {
+                if (rc)
+                        break;
+                json_t *arr = json_array();
+                const char *k;
+                json_t *v;
+                json_object_foreach(keys, k, v) json_array_append(arr, v);
+                nkeys += json_array_size(arr);
+                r = NULL;
+                if (verify_keys(c->m, c->src, cfg->source.db.database, c->dst,
+                                cfg->sink.db.database, table, arr, NULL, &r,
+                                err, sizeof(err)))
+                        rc = fail(c, "failed", "verify of %s in the pause: %s",
+                                  table, err);
+                else {
+                        char what[128];
+                        snprintf(what, sizeof(what), "paused_keys:%.100s",
+                                 table);
+                        rc = report_verify(c, what, r);
+                }
+                verify_report_free(r);
+                json_decref(arr);
+        }
+        if (rc == 0) {
+                r = NULL;
+                if (verify_counts(c->m, c->src, cfg->source.db.database,
+                                  c->dst, cfg->sink.db.database, NULL, &r, err,
+                                  sizeof(err)))
+                        rc = fail(c, "failed", "row counts in the pause: %s",
+                                  err);
+                else
+                        rc = report_verify(c, "paused_counts", r);
+                verify_report_free(r);
+        }
+        json_object_set_new(c->verify, "paused_keys_checked",
+                            json_integer((json_int_t)nkeys));
+        json_decref(touched);
+        if (rc == 0 && (unlimit_session(c->src, err, sizeof(err)) ||
+                        unlimit_session(c->dst, err, sizeof(err))))
+                rc = fail(c, "failed", "after verifying: %s", err);
+        return rc;
+}
+
+/* exec:PATH: the hook decides by its exit code, within the budget. */
+static int switch_exec(struct cutover *c, const char *path)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return fail(c, "failed", "exec %s: fork: %s", path,
+                            strerror(errno));
+        if (pid == 0) {
+                setenv("FERRY_BARRIER", c->barrier, 1);
+                setenv("FERRY_SOURCE_DATABASE", c->cfg->source.db.database,
+                       1);
+                setenv("FERRY_TARGET_DATABASE", c->cfg->sink.db.database, 1);
+                execl(path, path, "cutover", (char *)NULL);
+                _exit(127);
+        }
+        int status;
+        for (;;) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+                if (w == pid)
+                        break;
+                if (budget_ms(c) <= 0 || atomic_load(&c->abort)) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &status, 0);
+                        return fail(c, "failed", "exec %s: still running "
+                                                 "when the pause had to end; "
+                                                 "killed",
+                                    path);
+                }
+                sleep_ms(POLL_MS);
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return fail(c, "failed", "exec %s: %s %d", path,
+                            WIFEXITED(status) ? "exited with" : "killed by",
+                            WIFEXITED(status) ? WEXITSTATUS(status)
+                                              : WTERMSIG(status));
+        return 0;
+}
+
+/* rename: the RENAME is sent on its own connection while we still hold
+ * the pause; it queues for the tables' metadata lock, and a pending
+ * exclusive lock is granted before the writers that wait for a shared
+ * one, so when we release no write reaches the old tables: it fails with
+ * "table doesn't exist" instead, which is what old code should do. */
+static int switch_rename(struct cutover *c)
+{
+        const struct cfg *cfg = c->cfg;
+        char err[512];
+        struct db_endpoint s = cfg_endpoint(&cfg->source.db);
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "RENAME TABLE ");
+        for (size_t i = 0; c->tables[i]; i++) {
+                if (i)
+                        buf_puts(&q, ", ");
+                db_put_ident(&q, cfg->source.db.database);
+                buf_putc(&q, '.');
+                db_put_ident(&q, c->tables[i]);
+                buf_puts(&q, " TO ");
+                db_put_ident(&q, cfg->cutover.retired_schema);
+                buf_putc(&q, '.');
+                db_put_ident(&q, c->tables[i]);
+        }
+        if (!c->rename_conn &&
+            db_connect(&c->rename_conn, &s, 30, err, sizeof(err))) {
+                buf_free(&q);
+                return fail(c, "failed", "rename: %s", err);
+        }
+        unsigned long rid = mysql_thread_id(c->rename_conn);
+        if (mysql_send_query(c->rename_conn, q.data, (unsigned long)q.len)) {
+                snprintf(err, sizeof(err), "%s", mysql_error(c->rename_conn));
+                buf_free(&q);
+                return fail(c, "failed", "rename: %s", err);
+        }
+        buf_free(&q);
+        /* Wait (briefly) until it queues behind us. */
+        char sql[160], state[128];
+        snprintf(sql, sizeof(sql),
+                 "SELECT STATE FROM information_schema.PROCESSLIST WHERE "
+                 "ID = %lu",
+                 rid);
+        for (int i = 0; i < 100 && budget_ms(c) > 0; i++) {
+                state[0] = '\0';
+                if (db_query_value(c->src, sql, state, sizeof(state), err,
+                                   sizeof(err)))
+                        break;
+                if (strstr(state, "metadata lock"))
+                        break;
+                sleep_ms(1);
+        }
+        release(c);
+        if (mysql_read_query_result(c->rename_conn))
+                return fail(c, "failed", "rename to %s failed, the old "
+                                         "tables stay in place: %s",
+                            cfg->cutover.retired_schema,
+                            mysql_error(c->rename_conn));
+        return 0;
+}
+
+static int make_switch(struct cutover *c)
+{
+        const char *action = c->cfg->cutover.action;
+        if (c->dry_run || !strcmp(action, "none"))
+                return 0;
+        if (!strncmp(action, "exec:", 5))
+                return switch_exec(c, action + 5);
+        return switch_rename(c);
+}
+
+static void run(struct cutover *c)
+{
+        uint64_t t;
+        char err[512];
+        list_tables(c);
+        atomic_store(&c->step, "checking");
+        if (preconditions(c) || connect_all(c))
+                return;
+        if (!strcmp(c->cfg->cutover.action, "rename") && !c->dry_run) {
+                struct buf q;
+                buf_init(&q);
+                buf_puts(&q, "CREATE DATABASE IF NOT EXISTS ");
+                db_put_ident(&q, c->cfg->cutover.retired_schema);
+                int bad = db_exec(c->src, buf_cstr(&q), err, sizeof(err));
+                buf_free(&q);
+                if (bad) {
+                        fail(c, "failed", "creating retired_schema: %s", err);
+                        return;
+                }
+        }
+        if (signal_table_ensure(c->src, err, sizeof(err))) {
+                fail(c, "failed", "%s", err);
+                return;
+        }
+
+        atomic_store(&c->step, "verifying");
+        t = mono_us();
+        if (verify_online(c))
+                return;
+        step(c, "verify_online_ms", t);
+        if (atomic_load(&c->abort)) {
+                fail(c, "aborted", "aborted before the pause");
+                return;
+        }
+        /* The online verify may take long; the budget starts here. */
+        c->t_start = mono_us();
+
+        atomic_store(&c->step, "locking");
+        if (pause_writes(c))
+                return;
+        atomic_store(&c->step, "draining");
+        t = mono_us();
+        if (drain(c))
+                return;
+        step(c, "drain_ms", t);
+        atomic_store(&c->step, "verifying_paused");
+        t = mono_us();
+        if (verify_paused(c))
+                return;
+        step(c, "verify_paused_ms", t);
+        if (budget_ms(c) <= 0 || atomic_load(&c->abort)) {
+                fail(c, "failed", "out of time before the switch");
+                return;
+        }
+        atomic_store(&c->step, "switching");
+        t = mono_us();
+        if (make_switch(c))
+                return;
+        step(c, "switch_ms", t);
+        c->switched = !c->dry_run;
+        c->result = c->dry_run ? "dry_run_succeeded" : "succeeded";
+}
+
+static void *cutover_main(void *arg)
+{
+        struct cutover *c = arg;
+        c->t_start = mono_us();
+        log_info("cutover: starting%s action=%s", c->dry_run ? " (dry run)" : "",
+                 c->cfg->cutover.action);
+        run(c);
+        release(c);
+        if (!c->result)
+                c->result = "failed";
+        bool overflow;
+        json_decref(pipeline_touch_take(c->p, &overflow));
+        if (c->pause_ms > 0)
+                json_object_set_new(c->steps, "pause_ms",
+                                    json_real(c->pause_ms));
+        if (!strcmp(c->result, "succeeded") ||
+            !strcmp(c->result, "dry_run_succeeded"))
+                log_info("cutover: %s pause_ms=%.1f barrier=%s", c->result,
+                         c->pause_ms, c->barrier);
+        else
+                log_error("cutover: %s after %s: %s pause_ms=%.1f", c->result,
+                          atomic_load(&c->step), c->reason, c->pause_ms);
+        mysql_close(c->lock_conn);
+        mysql_close(c->src);
+        mysql_close(c->dst);
+        mysql_close(c->rename_conn);
+        c->lock_conn = c->src = c->dst = c->rename_conn = NULL;
+        atomic_store(&c->step, "done");
+        atomic_store(&c->finished, true);
+        return NULL;
+}
+
+struct cutover *cutover_start(const struct cfg *cfg, struct pipeline *p,
+                              const struct mapping *m, bool dry_run)
+{
+        struct cutover *c = xcalloc(1, sizeof(*c));
+        c->cfg = cfg;
+        c->p = p;
+        c->m = m;
+        c->dry_run = dry_run;
+        c->steps = json_object();
+        c->verify = json_object();
+        atomic_store(&c->step, "starting");
+        pthread_create(&c->thread, NULL, cutover_main, c);
+        return c;
+}
+
+bool cutover_finished(struct cutover *c)
+{
+        return atomic_load(&c->finished);
+}
+
+void cutover_abort(struct cutover *c)
+{
+        atomic_store(&c->abort, true);
+}
+
+const char *cutover_step(struct cutover *c)
+{
+        return atomic_load(&c->step);
+}
+
+bool cutover_switched(struct cutover *c)
+{
+        return c->switched;
+}
+
+json_t *cutover_result(struct cutover *c)
+{
+        json_t *r = json_pack("{s:s, s:s, s:f, s:O, s:O, s:s, s:s, s:b}",
+                              "result", c->result ? c->result : "running",
+                              "reason", c->reason, "pause_ms", c->pause_ms,
+                              "steps", c->steps, "verify", c->verify,
+                              "barrier", c->barrier, "action",
+                              c->cfg->cutover.action, "dry_run", c->dry_run);
+        return r;
+}
+
+void cutover_free(struct cutover *c)
+{
+        if (!c)
+                return;
+        pthread_join(c->thread, NULL);
+        for (size_t i = 0; c->tables && c->tables[i]; i++)
+                free(c->tables[i]);
+        free(c->tables);
+        json_decref(c->steps);
+        json_decref(c->verify);
+        free(c);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The cutover (DESIGN.md "Cutover"), run in a thread of its own so the
+ * loop keeps answering status, metrics and abort meanwhile:
+ *
+ *  1. refuse unless the backfill is done and lag is under max_lag;
+ *  2. verify online (full, with a re-check of differing chunks once the
+ *     stream caught up); the sink starts remembering applied keys;
+ *  3. pause writes: LOCK TABLES ... READ on the mapped source tables on a
+ *     dedicated connection; each attempt waits a bounded time (the
+ *     server's max_statement_time interrupts the metadata-lock wait) and
+ *     a failed attempt lets writers through before the next;
+ *  4. barrier: a ferry.signal row through the binlog; wait until the
+ *     target's ferry.offsets shows the sink applied it;
+ *  5. verify in the pause: the keys applied since step 2, and row counts;
+ *  6. switch: rename (the old tables move to retired_schema with one
+ *     RENAME queued behind our lock, so it wins over waiting writers),
+ *     exec:PATH (its exit code decides) or none; --dry-run skips it;
+ *  7. release the pause and record the outcome.
+ *
+ * The pause never outlives lock_timeout and the whole never outlives
+ * drain_timeout; a failure or an abort releases and returns to
+ * streaming. Nothing is lost either way: the stream never stopped.
+ */
+#ifndef FERRY_CUTOVER_H
+#define FERRY_CUTOVER_H
+
+#include "daemon/config.h"
+#include "daemon/pipeline.h"
+#include "transforms/mapping.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct cutover;
+
+/**
+ * @brief Starts a cutover in its own thread.
+ * @param cfg, p, m  must outlive the cutover
+ * @context loop
+ */
+struct cutover *cutover_start(const struct cfg *cfg, struct pipeline *p,
+                              const struct mapping *m, bool dry_run);
+
+/* @returns whether the thread has finished (then cutover_result). */
+bool cutover_finished(struct cutover *c);
+
+/* @brief Asks a running cutover to give up and release at once. */
+void cutover_abort(struct cutover *c);
+
+/* @returns the step the cutover is in ("locking", "draining", ...). */
+const char *cutover_step(struct cutover *c);
+
+/**
+ * @brief The outcome: {"result": "succeeded" | "dry_run_succeeded" |
+ *        "refused" | "failed" | "aborted", "reason", "pause_ms",
+ *        "steps": {name: ms}, "verify": {...}, "barrier", "action",
+ *        "dry_run"}. A new reference; only after cutover_finished.
+ */
+json_t *cutover_result(struct cutover *c);
+
+/* @returns true if the switch was made (the result is "succeeded"). */
+bool cutover_switched(struct cutover *c);
+
+/* @brief Joins the thread and frees; NULL is a no-op. */
+void cutover_free(struct cutover *c);
+
+#endif

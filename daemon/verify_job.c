@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The online verify; see verify_job.h.
+ */
+#include "daemon/verify_job.h"
+
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "connectors/verify.h"
+#include "daemon/endpoint.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CATCH_UP_MS 10000 /* how long a re-check waits for the stream */
+
+struct verify_job {
+        const struct cfg *cfg;
+        struct pipeline *p;
+        char *table;
+        pthread_t thread;
+        atomic_bool finished;
+        json_t *result;
+};
+
+static void sleep_ms(int64_t ms)
+{
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+}
+
+static json_t *run(struct verify_job *j)
+{
+        const struct cfg *cfg = j->cfg;
+        struct db_endpoint s = cfg_endpoint(&cfg->source.db);
+        struct db_endpoint d = cfg_endpoint(&cfg->sink.db);
+        MYSQL *src = NULL, *dst = NULL;
+        struct verify_report *r = NULL;
+        struct verify_opts o;
+        char err[1024];
+        json_t *out = NULL;
+
+        verify_opts_init(&o);
+        o.only_table = j->table;
+        if (db_connect(&src, &s, 600, err, sizeof(err)) ||
+            db_connect(&dst, &d, 600, err, sizeof(err)) ||
+            verify_run(pipeline_mapping(j->p), src, cfg->source.db.database,
+                       dst, cfg->sink.db.database, &o, &r, err, sizeof(err)))
+                goto fail;
+        if (!verify_report_clean(r)) {
+                /* Let what was in flight land, then look again. */
+                for (int64_t w = 0; w < CATCH_UP_MS; w += 50) {
+                        double sl, kl, tl;
+                        pipeline_lags(j->p, &sl, &kl, &tl);
+                        if (tl == 0 && w >= 500)
+                                break;
+                        sleep_ms(50);
+                }
+                if (verify_recheck(r, pipeline_mapping(j->p), src,
+                                   cfg->source.db.database, dst,
+                                   cfg->sink.db.database, &o, err,
+                                   sizeof(err)))
+                        goto fail;
+        }
+        out = verify_report_json(r);
+        goto done;
+fail:
+        out = json_pack("{s:b, s:s}", "clean", 0, "error", err);
+done:
+        verify_report_free(r);
+        mysql_close(src);
+        mysql_close(dst);
+        return out;
+}
+
+static void *job_main(void *arg)
+{
+        struct verify_job *j = arg;
+        j->result = run(j);
+        json_t *err = json_object_get(j->result, "error");
+        if (err)
+                log_error("verify failed: %s", json_string_value(err));
+        else if (json_is_true(json_object_get(j->result, "clean")))
+                log_info("verify clean seconds=%.2f",
+                         json_real_value(json_object_get(j->result,
+                                                         "seconds")));
+        else
+                log_error("verify found differences (ferryctl status "
+                          "--json lists the keys)");
+        atomic_store(&j->finished, true);
+        return NULL;
+}
+
+struct verify_job *verify_job_start(const struct cfg *cfg, struct pipeline *p,
+                                    const char *table)
+{
+        struct verify_job *j = xcalloc(1, sizeof(*j));
+        j->cfg = cfg;
+        j->p = p;
+        j->table = table ? xstrdup(table) : NULL;
+        pthread_create(&j->thread, NULL, job_main, j);
+        return j;
+}
+
+bool verify_job_finished(struct verify_job *j)
+{
+        return atomic_load(&j->finished);
+}
+
+json_t *verify_job_result(struct verify_job *j)
+{
+        return json_incref(j->result);
+}
+
+void verify_job_free(struct verify_job *j)
+{
+        if (!j)
+                return;
+        pthread_join(j->thread, NULL);
+        json_decref(j->result);
+        free(j->table);
+        free(j);
+}
