@@ -7,7 +7,6 @@
 #include "connectors/db_conn.h"
 #include "connectors/verify_int.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +15,6 @@
 #define DEFAULT_CHUNK_ROWS 10000
 #define DEFAULT_MAX_KEYS   100
 
-struct vctx {
-        const struct mapping *m;
-        MYSQL *src, *dst;
-        const char *src_db, *dst_db;
-        size_t chunk_rows, max_keys;
-        char *errstr;
-        size_t errstr_size;
-};
 
 void verify_opts_init(struct verify_opts *o)
 {
@@ -32,7 +23,7 @@ void verify_opts_init(struct verify_opts *o)
         o->max_keys = DEFAULT_MAX_KEYS;
 }
 
-static void ctx_init(struct vctx *c, const struct mapping *m, MYSQL *src,
+void verify_ctx_init(struct vctx *c, const struct mapping *m, MYSQL *src,
                      const char *src_db, MYSQL *dst, const char *dst_db,
                      const struct verify_opts *o, char *errstr,
                      size_t errstr_size)
@@ -48,14 +39,14 @@ static void ctx_init(struct vctx *c, const struct mapping *m, MYSQL *src,
         c->errstr_size = errstr_size;
 }
 
-static double now_s(void)
+double verify_now(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int query(struct vctx *c, MYSQL *my, const char *sql, MYSQL_RES **res)
+int verify_query(struct vctx *c, MYSQL *my, const char *sql, MYSQL_RES **res)
 {
         *res = NULL;
         if (mysql_query(my, sql) || !(*res = mysql_store_result(my))) {
@@ -69,7 +60,7 @@ static int query(struct vctx *c, MYSQL *my, const char *sql, MYSQL_RES **res)
 /* Each chunk is one autocommit statement: a consistent snapshot of its
  * own in REPEATABLE READ, holding no locks and no transaction open
  * between chunks. */
-static int prepare_session(struct vctx *c, MYSQL *my)
+int verify_prepare_session(struct vctx *c, MYSQL *my)
 {
         if (mysql_autocommit(my, 1)) {
                 snprintf(c->errstr, c->errstr_size, "verify: autocommit: %s",
@@ -86,7 +77,7 @@ static int checksum(struct vctx *c, MYSQL *my, const char *sql, uint64_t *count,
                     uint64_t *crc)
 {
         MYSQL_RES *res;
-        int rc = query(c, my, sql, &res);
+        int rc = verify_query(c, my, sql, &res);
         if (rc)
                 return rc;
         MYSQL_ROW row = mysql_fetch_row(res);
@@ -106,160 +97,33 @@ static int checksum(struct vctx *c, MYSQL *my, const char *sql, uint64_t *count,
 
 /* ---- narrowing a differing chunk to keys ---------------------------- */
 
-struct row_crc {
-        char *key; /* the key columns, each as 8-byte length + bytes */
-        size_t keylen;
-        char *json; /* the key for the report */
-        uint64_t crc;
-};
-
-struct row_vec {
-        struct row_crc *v;
-        size_t n, cap;
-};
-
-static void row_vec_free(struct row_vec *rv)
-{
-        for (size_t i = 0; i < rv->n; i++) {
-                free(rv->v[i].key);
-                free(rv->v[i].json);
-        }
-        free(rv->v);
-}
-
-static json_t *key_value(const struct verify_plan *p, size_t i, const char *v,
-                         unsigned long len)
-{
-        if (!v)
-                return json_null();
-        if (p->pk_numeric[i] && len && len < 20 && !memchr(v, '.', len)) {
-                char *end;
-                errno = 0;
-                long long n = strtoll(v, &end, 10);
-                if (!errno && end == v + len)
-                        return json_integer(n);
-        }
-        json_t *s = json_stringn(v, len);
-        if (s)
-                return s;
-        /* Not UTF-8 (a binary key): shown as hex. */
-        struct buf b;
-        buf_init(&b);
-        buf_puts(&b, "0x");
-        for (unsigned long k = 0; k < len; k++)
-                buf_printf(&b, "%02x", (unsigned char)v[k]);
-        s = json_string(buf_cstr(&b));
-        buf_free(&b);
-        return s;
-}
-
-static char *key_json(const struct verify_plan *p, MYSQL_ROW row,
-                      unsigned long *len)
-{
-        json_t *o = json_object();
-        for (size_t i = 0; i < p->npk; i++)
-                json_object_set_new(
-                        o, json_string_value(json_array_get(p->key_names, i)),
-                        key_value(p, i, row[i], len[i]));
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        json_decref(o);
-        return s;
-}
-
-static int fetch_rows(struct vctx *c, const struct verify_plan *p,
-                      enum verify_side side, size_t route,
-                      const struct verify_range *rg, struct row_vec *out)
-{
-        MYSQL *my = side == VERIFY_SOURCE ? c->src : c->dst;
-        struct buf sql;
-        MYSQL_RES *res;
-
-        buf_init(&sql);
-        verify_sql_rows(p, my, side, route, rg->lo, rg->hi, &sql);
-        int rc = query(c, my, buf_cstr(&sql), &res);
-        buf_free(&sql);
-        if (rc)
-                return rc;
-        MYSQL_ROW row;
-        while ((row = mysql_fetch_row(res))) {
-                unsigned long *len = mysql_fetch_lengths(res);
-                if (out->n == out->cap) {
-                        out->cap = out->cap ? 2 * out->cap : 256;
-                        out->v = xrealloc(out->v, out->cap * sizeof(*out->v));
-                }
-                struct row_crc *r = &out->v[out->n++];
-                struct buf k;
-                buf_init(&k);
-                for (size_t i = 0; i < p->npk; i++) {
-                        uint64_t l = row[i] ? len[i] : UINT64_MAX;
-                        buf_append(&k, &l, sizeof(l));
-                        if (row[i])
-                                buf_append(&k, row[i], len[i]);
-                }
-                r->keylen = k.len;
-                r->key = buf_steal(&k);
-                r->json = key_json(p, row, len);
-                r->crc = row[p->npk] ? strtoull(row[p->npk], NULL, 10) : 0;
-        }
-        mysql_free_result(res);
-        return 0;
-}
-
-static int row_cmp(const void *a, const void *b)
-{
-        const struct row_crc *x = a, *y = b;
-        size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
-        int d = memcmp(x->key, y->key, n);
-        if (d)
-                return d;
-        return (x->keylen > y->keylen) - (x->keylen < y->keylen);
-}
-
-static void differs(struct vctx *c, struct verify_entry *e,
-                    const struct row_crc *r)
-{
-        e->res.rows_differing++;
-        verify_entry_add_key(e, xstrdup(r->json), c->max_keys);
-}
-
-/* Pairs the chunk's rows of both sides by key (sorted in C: the two
- * servers need not collate alike) and records every key present on one
- * side only or with another CRC. */
+/* Narrows a differing chunk: every route's rows and the target's, by
+ * key and CRC, paired in C (verify_rows.c). */
 static int narrow(struct vctx *c, const struct verify_plan *p,
                   struct verify_entry *e, const struct verify_range *rg)
 {
-        struct row_vec s = {0}, t = {0};
+        struct verify_rows s = {0}, t = {0};
+        struct buf sql;
         int rc = 0;
 
-        for (size_t r = 0; !rc && r < p->nroutes; r++)
-                rc = fetch_rows(c, p, VERIFY_SOURCE, r, rg, &s);
-        if (!rc)
-                rc = fetch_rows(c, p, VERIFY_TARGET, 0, rg, &t);
-        if (!rc) {
-                /* qsort(NULL, 0) is undefined: an empty side is common. */
-                if (s.n > 1)
-                        qsort(s.v, s.n, sizeof(*s.v), row_cmp);
-                if (t.n > 1)
-                        qsort(t.v, t.n, sizeof(*t.v), row_cmp);
-                size_t i = 0, j = 0;
-                while (i < s.n || j < t.n) {
-                        int d = i == s.n   ? 1
-                                : j == t.n ? -1
-                                           : row_cmp(&s.v[i], &t.v[j]);
-                        if (d < 0) {
-                                differs(c, e, &s.v[i++]);
-                        } else if (d > 0) {
-                                differs(c, e, &t.v[j++]);
-                        } else {
-                                if (s.v[i].crc != t.v[j].crc)
-                                        differs(c, e, &s.v[i]);
-                                i++;
-                                j++;
-                        }
-                }
+        buf_init(&sql);
+        for (size_t r = 0; !rc && r < p->nroutes; r++) {
+                buf_reset(&sql);
+                verify_sql_rows(p, c->src, VERIFY_SOURCE, r, rg->lo, rg->hi,
+                                &sql);
+                rc = verify_rows_fetch(c, p, c->src, buf_cstr(&sql), &s);
         }
-        row_vec_free(&s);
-        row_vec_free(&t);
+        if (!rc) {
+                buf_reset(&sql);
+                verify_sql_rows(p, c->dst, VERIFY_TARGET, 0, rg->lo, rg->hi,
+                                &sql);
+                rc = verify_rows_fetch(c, p, c->dst, buf_cstr(&sql), &t);
+        }
+        buf_free(&sql);
+        if (!rc)
+                verify_rows_diff(c, e, &s, &t);
+        verify_rows_free(&s);
+        verify_rows_free(&t);
         return rc;
 }
 
@@ -320,7 +184,7 @@ static int next_bound(struct vctx *c, const struct verify_plan *p,
         *hi = NULL;
         buf_init(&sql);
         verify_sql_bound(p, c->src, lo, c->chunk_rows, &sql);
-        int rc = query(c, c->src, buf_cstr(&sql), &res);
+        int rc = verify_query(c, c->src, buf_cstr(&sql), &res);
         buf_free(&sql);
         if (rc)
                 return rc;
@@ -339,7 +203,7 @@ struct pair {
         size_t entry; /* index into the report (it may move on realloc) */
 };
 
-static int plan_pair(struct vctx *c, const struct verify_table *st,
+int verify_plan_pair(struct vctx *c, const struct verify_table *st,
                      const char *target, struct verify_plan **plan)
 {
         struct verify_table *dt = NULL;
@@ -403,7 +267,7 @@ static int verify_source(struct vctx *c, struct verify_report *r,
                 np++;
         pairs = xcalloc(np ? np : 1, sizeof(*pairs));
         for (size_t i = 0; !rc && i < np; i++) {
-                if ((rc = plan_pair(c, st, targets[i], &pairs[i].plan)))
+                if ((rc = verify_plan_pair(c, st, targets[i], &pairs[i].plan)))
                         break;
                 struct verify_entry *e =
                         verify_report_add(r, source, targets[i]);
@@ -427,17 +291,17 @@ int verify_run(const struct mapping *m, MYSQL *src, const char *src_db,
                struct verify_report **out, char *errstr, size_t errstr_size)
 {
         struct vctx c;
-        double t0 = now_s();
+        double t0 = verify_now();
         int rc;
 
         *out = NULL;
-        ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr, errstr_size);
+        verify_ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr, errstr_size);
         if (o && o->only_table && !mapping_has_source(m, o->only_table)) {
                 snprintf(errstr, errstr_size, "verify: table %s is not mapped",
                          o->only_table);
                 return FERRY_ERR_CONFIG;
         }
-        if ((rc = prepare_session(&c, src)) || (rc = prepare_session(&c, dst)))
+        if ((rc = verify_prepare_session(&c, src)) || (rc = verify_prepare_session(&c, dst)))
                 return rc;
         struct verify_report *r = xcalloc(1, sizeof(*r));
         for (const char *const *s = mapping_sources(m); !rc && *s; s++)
@@ -447,7 +311,7 @@ int verify_run(const struct mapping *m, MYSQL *src, const char *src_db,
                 verify_report_free(r);
                 return rc;
         }
-        r->seconds = now_s() - t0;
+        r->seconds = verify_now() - t0;
         *out = r;
         return 0;
 }
@@ -462,7 +326,7 @@ static int recheck_entry(struct vctx *c, struct verify_entry *e)
 
         if ((rc = verify_table_read(c->src, c->src_db, e->res.source, &st,
                                     c->errstr, c->errstr_size)) ||
-            (rc = plan_pair(c, st, e->res.target, &p))) {
+            (rc = verify_plan_pair(c, st, e->res.target, &p))) {
                 verify_table_free(st);
                 return rc;
         }
@@ -489,15 +353,15 @@ int verify_recheck(struct verify_report *r, const struct mapping *m, MYSQL *src,
                    size_t errstr_size)
 {
         struct vctx c;
-        double t0 = now_s();
+        double t0 = verify_now();
         int rc;
 
-        ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr, errstr_size);
-        if ((rc = prepare_session(&c, src)) || (rc = prepare_session(&c, dst)))
+        verify_ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr, errstr_size);
+        if ((rc = verify_prepare_session(&c, src)) || (rc = verify_prepare_session(&c, dst)))
                 return rc;
         for (size_t i = 0; !rc && i < r->n; i++)
                 if (r->v[i].nbad)
                         rc = recheck_entry(&c, &r->v[i]);
-        r->seconds = now_s() - t0;
+        r->seconds = verify_now() - t0;
         return rc;
 }

@@ -93,6 +93,55 @@ int verify_recheck(struct verify_report *r, const struct mapping *m, MYSQL *src,
                    const struct verify_opts *o, char *errstr,
                    size_t errstr_size) FERRY_WUR;
 
+/**
+ * @brief The keyed check of the cutover's write pause: compares only the
+ *        rows of source_table whose keys are listed, on every target the
+ *        table feeds.
+ *
+ * Each side returns (key, CRC32(row)) for the listed keys, with the same
+ * row expression as the chunk checksum, by `WHERE (pk) IN (...)` in
+ * batches of 1000 keys (source side: per route, with its predicate). A
+ * key present on one side only, or with another CRC, is a difference; a
+ * key absent on both sides is a row deleted since, and fine. In the
+ * report, rows_source/rows_target count the rows found, chunks the
+ * batches, chunks_differing the batches with a difference.
+ * verify_recheck does not apply to this report: call verify_keys again.
+ *
+ * @param source_table  a mapped source table
+ * @param keys  a JSON array of key objects in source column names, as
+ *              change events carry them ({"id": 5}): integers as
+ *              numbers, DECIMAL and BIGINT UNSIGNED above 2^63 as
+ *              strings, binary columns as base64
+ * @param o     NULL: defaults (max_keys applies; chunk_rows and
+ *              only_table do not)
+ * @returns 0; FERRY_ERR_DATA (keys not an array, a key lacks a key column
+ *          or a value is not a scalar or not base64 for a binary column);
+ *          FERRY_ERR_CONFIG (table not mapped or missing, or a key column
+ *          goes through a value map or a C transform on a route: the
+ *          target key cannot be derived, the table needs verify_run);
+ *          or a db_classify() code
+ */
+int verify_keys(const struct mapping *m, MYSQL *src, const char *src_db,
+                MYSQL *dst, const char *dst_db, const char *source_table,
+                json_t *keys, const struct verify_opts *o,
+                struct verify_report **out, char *errstr,
+                size_t errstr_size) FERRY_WUR;
+
+/**
+ * @brief Row counts per (source, target) pair of every mapped source
+ *        table (or o->only_table): COUNT(*) of the source rows the routes
+ *        send to the target against COUNT(*) of the target.
+ *
+ * A mismatch makes the report not clean: chunks_differing 1,
+ * rows_differing the difference, no keys, and a note "row counts differ:
+ * N vs M". Cheap with writes paused; not a substitute for a checksum.
+ * @returns 0, or an error as verify_run
+ */
+int verify_counts(const struct mapping *m, MYSQL *src, const char *src_db,
+                  MYSQL *dst, const char *dst_db, const struct verify_opts *o,
+                  struct verify_report **out, char *errstr,
+                  size_t errstr_size) FERRY_WUR;
+
 /* @brief Frees r; NULL is a no-op. */
 void verify_report_free(struct verify_report *r);
 

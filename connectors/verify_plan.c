@@ -325,6 +325,7 @@ void verify_plan_free(struct verify_plan *p)
         free(p->src_pk);
         free(p->dst_pk);
         free(p->pk_numeric);
+        free(p->pk_binary);
         free(p->dst_crc);
         free(p->src_from);
         free(p->dst_from);
@@ -492,6 +493,7 @@ int verify_plan_new(const struct mapping *m, const char *source,
         p->src_pk = xcalloc(p->npk, sizeof(char *));
         p->dst_pk = xcalloc(p->npk, sizeof(char *));
         p->pk_numeric = xcalloc(p->npk, sizeof(bool));
+        p->pk_binary = xcalloc(p->npk, sizeof(bool));
         p->routes = xcalloc(tm->nroutes, sizeof(*p->routes));
 
         json_t *unv = json_object();
@@ -504,6 +506,7 @@ int verify_plan_new(const struct mapping *m, const char *source,
                 p->dst_pk[i] = ident_dup(tn);
                 p->pk_numeric[i] =
                         f == VERIFY_INT || f == VERIFY_DEC || f == VERIFY_FLOAT;
+                p->pk_binary[i] = f == VERIFY_BIN;
                 json_array_append_new(p->key_names, json_string(c->name));
                 if (verify_table_find(dst, tn) < 0) {
                         snprintf(errstr, errstr_size,
@@ -549,26 +552,51 @@ int verify_plan_new(const struct mapping *m, const char *source,
 
 /* ---- statements ------------------------------------------------------ */
 
+/* A plain decimal number: [+-]digits[.digits][e[+-]digits]. Stricter
+ * than "only digits and signs", because an unquoted "1-2" would be an
+ * expression: key values may come from change events, not only from the
+ * server. */
 static bool looks_numeric(const char *s, unsigned long n)
 {
-        if (!n)
+        unsigned long i = 0, d = 0;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+                i++;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                d++;
+        if (i < n && s[i] == '.')
+                for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                        d++;
+        if (!d)
                 return false;
-        for (unsigned long i = 0; i < n; i++)
-                if (!strchr("0123456789+-.eE", s[i]) || !s[i])
+        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+                i++;
+                if (i < n && (s[i] == '+' || s[i] == '-'))
+                        i++;
+                if (i == n || s[i] < '0' || s[i] > '9')
                         return false;
-        return true;
+                while (i < n && s[i] >= '0' && s[i] <= '9')
+                        i++;
+        }
+        return i == n;
 }
 
 /* A key value as a literal: numbers unquoted, because comparing an
  * integer column with a string converts through DOUBLE and loses
- * BIGINT precision. */
+ * BIGINT precision; binary values as X'hex', so that bytes that are not
+ * valid in the connection's character set arrive unchanged. */
 static void put_key_lit(const struct verify_plan *p, MYSQL *q, struct buf *b,
                         const struct verify_key *k, size_t i)
 {
-        if (p->pk_numeric[i] && looks_numeric(k->v[i], k->len[i]))
+        if (p->pk_numeric[i] && looks_numeric(k->v[i], k->len[i])) {
                 buf_append(b, k->v[i], k->len[i]);
-        else
+        } else if (p->pk_binary[i]) {
+                buf_puts(b, "X'");
+                for (unsigned long j = 0; j < k->len[i]; j++)
+                        buf_printf(b, "%02x", (unsigned char)k->v[i][j]);
+                buf_putc(b, '\'');
+        } else {
                 db_put_quoted(q, b, k->v[i] ? k->v[i] : "", k->len[i]);
+        }
 }
 
 /* Lexicographic (cols) > k, or (cols) <= k, spelled out column by
@@ -662,4 +690,55 @@ void verify_sql_bound(const struct verify_plan *p, MYSQL *q,
         for (size_t i = 0; i < p->npk; i++)
                 buf_printf(out, "%s%s", i ? ", " : "", p->src_pk[i]);
         buf_printf(out, " LIMIT 1 OFFSET %zu", n ? n - 1 : 0);
+}
+
+void verify_sql_rows_in(const struct verify_plan *p, MYSQL *q,
+                        enum verify_side side, size_t route,
+                        struct verify_key *const *keys, size_t n,
+                        struct buf *out)
+{
+        char **sel = side == VERIFY_SOURCE ? p->routes[route].keys : p->dst_pk;
+        char **cols = side == VERIFY_SOURCE ? p->src_pk : p->dst_pk;
+        const char *where =
+                side == VERIFY_SOURCE ? p->routes[route].where : NULL;
+        bool row = p->npk > 1;
+
+        buf_puts(out, "SELECT ");
+        for (size_t i = 0; i < p->npk; i++)
+                buf_printf(out, "%s, ", sel[i]);
+        buf_printf(out, "%s FROM %s WHERE ",
+                   side == VERIFY_SOURCE ? p->routes[route].crc : p->dst_crc,
+                   side == VERIFY_SOURCE ? p->src_from : p->dst_from);
+        if (!n) {
+                /* IN () is a syntax error; no keys select no rows. */
+                buf_puts(out, "FALSE");
+                return;
+        }
+        if (row)
+                buf_putc(out, '(');
+        for (size_t i = 0; i < p->npk; i++)
+                buf_printf(out, "%s%s", i ? ", " : "", cols[i]);
+        buf_puts(out, row ? ") IN (" : " IN (");
+        for (size_t k = 0; k < n; k++) {
+                buf_puts(out, k ? ", " : "");
+                if (row)
+                        buf_putc(out, '(');
+                for (size_t i = 0; i < p->npk; i++) {
+                        buf_puts(out, i ? ", " : "");
+                        put_key_lit(p, q, out, keys[k], i);
+                }
+                if (row)
+                        buf_putc(out, ')');
+        }
+        buf_putc(out, ')');
+        if (where)
+                buf_printf(out, " AND (%s)", where);
+}
+
+void verify_sql_count(const struct verify_plan *p, MYSQL *q,
+                      enum verify_side side, size_t route, struct buf *out)
+{
+        buf_printf(out, "SELECT COUNT(*) FROM %s",
+                   side == VERIFY_SOURCE ? p->src_from : p->dst_from);
+        put_conds(p, q, out, side, route, NULL, NULL);
 }

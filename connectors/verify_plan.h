@@ -47,6 +47,7 @@ struct verify_plan {
         size_t npk;
         char **src_pk;    /* source key columns (identifiers) */
         bool *pk_numeric; /* bound literals go unquoted */
+        bool *pk_binary;  /* bound literals go as X'hex' */
         char **dst_pk;    /* target key columns (identifiers) */
         char *dst_crc;    /* CRC32(...) of the target row */
         struct verify_route_sql *routes;
@@ -99,6 +100,23 @@ void verify_sql_rows(const struct verify_plan *p, MYSQL *quote,
                      enum verify_side side, size_t route,
                      const struct verify_key *lo, const struct verify_key *hi,
                      struct buf *out);
+
+/**
+ * @brief SELECT key..., crc for the rows whose key is one of keys[0..n)
+ *        (source key values, as verify_key text; binary ones as raw
+ *        bytes): `WHERE (pk...) IN ((..), (..))`, and the route's
+ *        predicate on the source side. Only for plans that are not
+ *        whole_table (target keys equal source keys there).
+ */
+void verify_sql_rows_in(const struct verify_plan *p, MYSQL *quote,
+                        enum verify_side side, size_t route,
+                        struct verify_key *const *keys, size_t n,
+                        struct buf *out);
+
+/* @brief SELECT COUNT(*) of the rows the route sends (source) or of the
+ *        whole target table. */
+void verify_sql_count(const struct verify_plan *p, MYSQL *quote,
+                      enum verify_side side, size_t route, struct buf *out);
 
 /**
  * @brief The next chunk's upper bound: the source key n rows past lo in

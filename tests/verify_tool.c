@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Test driver for the verify engine (not installed): connects to the
  * source and target databases, runs verify_run (and verify_recheck with
- * --recheck), prints the report JSON on stdout.
+ * --recheck), verify_keys (--keys, with --table) or verify_counts
+ * (--counts), prints the report JSON on stdout.
  * Exit: 0 clean, 1 differences found, 2 error (message on stderr).
  *
  *   verify_tool [--socket S | --host H --port P] --user U [--password W]
  *               --src-db DB --dst-db DB --mapping FILE [--table T]
- *               [--chunk-rows N] [--max-keys N] [--recheck]
+ *               [--chunk-rows N] [--max-keys N]
+ *               [--recheck | --keys JSON_ARRAY_FILE | --counts]
+ *
+ * --keys reads a JSON array of source key objects ({"id": 5}) from the
+ * file and checks only those rows of --table.
  *
  * --recheck prints the first report as one line, waits for a line on
  * stdin (so that a test can change the target meanwhile, as the stream
@@ -28,7 +33,8 @@ static void usage(void)
         fprintf(stderr, "usage: verify_tool [--socket S | --host H --port P] "
                         "--user U [--password W] --src-db DB --dst-db DB "
                         "--mapping FILE [--table T] [--chunk-rows N] "
-                        "[--max-keys N] [--recheck]\n");
+                        "[--max-keys N] [--recheck | --keys "
+                        "JSON_ARRAY_FILE | --counts]\n");
 }
 
 static void print_report(const struct verify_report *rep, size_t flags)
@@ -56,11 +62,14 @@ int main(int argc, char **argv)
                 {"chunk-rows", required_argument, NULL, 'c'},
                 {"max-keys", required_argument, NULL, 'k'},
                 {"recheck", no_argument, NULL, 'r'},
+                {"keys", required_argument, NULL, 'K'},
+                {"counts", no_argument, NULL, 'C'},
                 {NULL, 0, NULL, 0}};
         struct db_endpoint ep = {.host = "127.0.0.1", .port = 3306};
         struct verify_opts vo;
         const char *src_db = NULL, *dst_db = NULL, *mapfile = NULL;
-        bool recheck = false;
+        const char *keysfile = NULL;
+        bool recheck = false, counts = false;
         int ch;
 
         xalloc_install_jansson();
@@ -103,12 +112,20 @@ int main(int argc, char **argv)
                 case 'r':
                         recheck = true;
                         break;
+                case 'K':
+                        keysfile = optarg;
+                        break;
+                case 'C':
+                        counts = true;
+                        break;
                 default:
                         usage();
                         return 2;
                 }
         }
-        if (!ep.user || !src_db || !dst_db || !mapfile || optind != argc) {
+        if (!ep.user || !src_db || !dst_db || !mapfile || optind != argc ||
+            (keysfile && !vo.only_table) ||
+            (recheck + counts + (keysfile != NULL)) > 1) {
                 usage();
                 return 2;
         }
@@ -117,12 +134,27 @@ int main(int argc, char **argv)
         struct mapping *m = NULL;
         MYSQL *src = NULL, *dst = NULL;
         struct verify_report *rep = NULL;
+        json_t *keys = NULL;
         int rc = mapping_load(mapfile, &m, err, sizeof(err));
+        if (!rc && keysfile) {
+                json_error_t je;
+                if (!(keys = json_load_file(keysfile, 0, &je))) {
+                        snprintf(err, sizeof(err), "%s: %s", keysfile,
+                                 je.text);
+                        rc = FERRY_ERR_DATA;
+                }
+        }
         if (!rc)
                 rc = db_connect(&src, &ep, 0, err, sizeof(err));
         if (!rc)
                 rc = db_connect(&dst, &ep, 0, err, sizeof(err));
-        if (!rc)
+        if (!rc && keys)
+                rc = verify_keys(m, src, src_db, dst, dst_db, vo.only_table,
+                                 keys, &vo, &rep, err, sizeof(err));
+        else if (!rc && counts)
+                rc = verify_counts(m, src, src_db, dst, dst_db, &vo, &rep, err,
+                                   sizeof(err));
+        else if (!rc)
                 rc = verify_run(m, src, src_db, dst, dst_db, &vo, &rep, err,
                                 sizeof(err));
         if (!rc && recheck) {
@@ -147,5 +179,6 @@ int main(int argc, char **argv)
         if (dst)
                 mysql_close(dst);
         mapping_free(m);
+        json_decref(keys);
         return status;
 }
