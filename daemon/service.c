@@ -21,7 +21,12 @@
 
 static bool ready_cb(void *opaque, char *reason, size_t reason_size)
 {
-        return pipeline_ready(opaque, reason, reason_size);
+        struct service *s = opaque;
+        if (!s->pipe) {
+                snprintf(reason, reason_size, "starting");
+                return false;
+        }
+        return pipeline_ready(s->pipe, reason, reason_size);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -89,6 +94,7 @@ int service_run(struct cfg *cfg)
         struct service s = {.cfg = cfg};
         char err[1024];
         int rc = 1;
+        bool failed = true; /* until the loop has run */
 
         if (cfg->daemon.transport != CFG_TRANSPORT_DIRECT) {
                 log_error("transport = kafka is not built yet; use "
@@ -100,25 +106,9 @@ int service_run(struct cfg *cfg)
         metrics_register_process(reg, FERRY_VERSION);
         s.base = event_base_new();
 
-        if (pipeline_start(cfg, reg, &s.pipe, err, sizeof(err))) {
-                log_error("cannot start: %s", err);
-                event_base_free(s.base);
-                metrics_free(reg);
-                return 78;
-        }
+        /* The endpoints first: a second ferryd with this config stops
+         * here, before its replica connection could displace ours. */
         struct http_server *http = NULL;
-        if (cfg->daemon.metrics_listen[0]) {
-                http = http_server_new(s.base, cfg->daemon.metrics_listen, reg,
-                                       ready_cb, s.pipe, err, sizeof(err));
-                if (!http) {
-                        log_error("%s", err);
-                        goto out;
-                }
-                log_info("metrics listening addr=%s port=%u",
-                         cfg->daemon.metrics_listen,
-                         (unsigned)http_server_port(http));
-        }
-
         if (cfg->daemon.control_socket[0]) {
                 s.ctl = control_new(s.base, cfg->daemon.control_socket, err,
                                     sizeof(err));
@@ -128,6 +118,23 @@ int service_run(struct cfg *cfg)
                 }
                 log_info("control socket listening path=%s",
                          cfg->daemon.control_socket);
+        }
+        if (cfg->daemon.metrics_listen[0]) {
+                http = http_server_new(s.base, cfg->daemon.metrics_listen, reg,
+                                       ready_cb, &s, err, sizeof(err));
+                if (!http) {
+                        log_error("%s", err);
+                        goto out;
+                }
+                log_info("metrics listening addr=%s port=%u",
+                         cfg->daemon.metrics_listen,
+                         (unsigned)http_server_port(http));
+        }
+        if (pipeline_start(cfg, reg, &s.pipe, err, sizeof(err))) {
+                log_error("cannot start: %s", err);
+                rc = 78;
+                failed = false;
+                goto out;
         }
         control_verbs_register(&s);
 
@@ -144,15 +151,18 @@ int service_run(struct cfg *cfg)
 
         sd_notify(0, "READY=1\nSTATUS=starting the pipeline");
         event_base_dispatch(s.base);
+        failed = false;
 
         event_free(ev_term);
         event_free(ev_int);
         event_free(ev_hup);
         event_free(tick);
 out:
-        control_verbs_shutdown(&s);
+        if (s.pipe)
+                control_verbs_shutdown(&s);
         control_free(s.ctl);
-        rc = pipeline_free(s.pipe) ? 1 : 0;
+        if (s.pipe || failed)
+                rc = pipeline_free(s.pipe) || failed ? 1 : 0;
         http_server_free(http);
         event_base_free(s.base);
         metrics_free(reg);
