@@ -281,15 +281,13 @@ static void test_rows_in(MYSQL *q)
         }
 
         /* composite: renamed, hostile names and values, a binary column */
-        struct verify_column sc[] = {COL("a`b", "int(11)"),
-                                     COL("k'; --", "varbinary(8)"),
-                                     COL("s", "varchar(9)"),
-                                     COL("v", "int(11)")};
+        struct verify_column sc[] = {
+                COL("a`b", "int(11)"), COL("k'; --", "varbinary(8)"),
+                COL("s", "varchar(9)"), COL("v", "int(11)")};
         size_t pk[] = {0, 1, 2};
-        struct verify_column dc[] = {COL("A", "int(11)"),
-                                     COL("k'; --", "varbinary(8)"),
-                                     COL("s", "varchar(9)"),
-                                     COL("v", "int(11)")};
+        struct verify_column dc[] = {
+                COL("A", "int(11)"), COL("k'; --", "varbinary(8)"),
+                COL("s", "varchar(9)"), COL("v", "int(11)")};
         struct verify_table s = {(char *)"s`", sc, 4, pk, 3};
         struct verify_table d = {(char *)"d", dc, 4, pk, 3};
         p = plan("{\"version\": 1, \"tables\": [{\"source\": \"s`\", "
@@ -306,8 +304,8 @@ static void test_rows_in(MYSQL *q)
         struct verify_key k1 = {v1, l1, 3}, k2 = {v2, l2, 3};
         struct verify_key *kv[] = {&k1, &k2};
         verify_sql_rows_in(p, q, VERIFY_SOURCE, 0, kv, 2, &b);
-        CHECK_STR(buf_cstr(&b) + (strstr(buf_cstr(&b), " FROM ") -
-                                  buf_cstr(&b)),
+        CHECK_STR(buf_cstr(&b) +
+                          (strstr(buf_cstr(&b), " FROM ") - buf_cstr(&b)),
                   " FROM `sdb`.`s``` WHERE (`a``b`, `k'; --`, `s`) IN "
                   "((7, X'00275cff', 'x\\') OR 1'), (8, X'', '\\\\'))");
         CHECK(has(buf_cstr(&b), "SELECT `a``b`, `k'; --`, `s`, CRC32("));
