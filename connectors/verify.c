@@ -15,7 +15,6 @@
 #define DEFAULT_CHUNK_ROWS 10000
 #define DEFAULT_MAX_KEYS   100
 
-
 void verify_opts_init(struct verify_opts *o)
 {
         o->chunk_rows = DEFAULT_CHUNK_ROWS;
@@ -295,13 +294,15 @@ int verify_run(const struct mapping *m, MYSQL *src, const char *src_db,
         int rc;
 
         *out = NULL;
-        verify_ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr, errstr_size);
+        verify_ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr,
+                        errstr_size);
         if (o && o->only_table && !mapping_has_source(m, o->only_table)) {
                 snprintf(errstr, errstr_size, "verify: table %s is not mapped",
                          o->only_table);
                 return FERRY_ERR_CONFIG;
         }
-        if ((rc = verify_prepare_session(&c, src)) || (rc = verify_prepare_session(&c, dst)))
+        if ((rc = verify_prepare_session(&c, src)) ||
+            (rc = verify_prepare_session(&c, dst)))
                 return rc;
         struct verify_report *r = xcalloc(1, sizeof(*r));
         for (const char *const *s = mapping_sources(m); !rc && *s; s++)
@@ -356,8 +357,10 @@ int verify_recheck(struct verify_report *r, const struct mapping *m, MYSQL *src,
         double t0 = verify_now();
         int rc;
 
-        verify_ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr, errstr_size);
-        if ((rc = verify_prepare_session(&c, src)) || (rc = verify_prepare_session(&c, dst)))
+        verify_ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr,
+                        errstr_size);
+        if ((rc = verify_prepare_session(&c, src)) ||
+            (rc = verify_prepare_session(&c, dst)))
                 return rc;
         for (size_t i = 0; !rc && i < r->n; i++)
                 if (r->v[i].nbad)

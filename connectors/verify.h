@@ -2,7 +2,9 @@
  * The verify engine: compares each mapped source table with its targets
  * through the mapping, by checksums each server computes itself
  * (pt-table-checksum style), so no rows cross the network unless a chunk
- * differs. Used by ferryctl verify and by cutover step 4.
+ * differs. Used by ferryctl verify and by cutover step 4; during the
+ * cutover's write pause, verify_keys (the changed rows only) and
+ * verify_counts (row counts) stand in for a full run.
  *
  * Method, per source table and target: walk the source primary key in
  * chunks of chunk_rows (keyset pagination); for each chunk run

@@ -22,8 +22,7 @@ static int count(struct vctx *c, MYSQL *my, const char *sql, uint64_t *n)
         if (!row || !row[0]) {
                 mysql_free_result(res);
                 snprintf(c->errstr, c->errstr_size,
-                         "verify: count returned nothing (query: %.300s)",
-                         sql);
+                         "verify: count returned nothing (query: %.300s)", sql);
                 return FERRY_ERR_FATAL;
         }
         *n = strtoull(row[0], NULL, 10);

@@ -139,8 +139,7 @@ int main(int argc, char **argv)
         if (!rc && keysfile) {
                 json_error_t je;
                 if (!(keys = json_load_file(keysfile, 0, &je))) {
-                        snprintf(err, sizeof(err), "%s: %s", keysfile,
-                                 je.text);
+                        snprintf(err, sizeof(err), "%s: %s", keysfile, je.text);
                         rc = FERRY_ERR_DATA;
                 }
         }

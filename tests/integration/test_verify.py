@@ -5,6 +5,7 @@ computes. Identical tables are clean; a changed, a missing and an extra
 row are each named by key; renames, value maps, route splits and
 defaults are followed; the event_finder schema verifies clean; a
 re-check after the target caught up drops differences that are gone."""
+import base64
 import json
 import os
 import subprocess
@@ -416,3 +417,221 @@ def test_two_routes_into_one_target_and_null_when(server, pair, tmp_path):
     server.execute_root(f"UPDATE {dst}.x SET tag = 'a' WHERE id = 1")
     rep = verify(server, src, dst, m, "--chunk-rows", "50")
     assert table(rep, "x")["differing_keys"] == [{"id": 1}]
+
+
+# -- the cutover's targeted checks: verify_keys and verify_counts ------------
+
+def verify_keys(server, src, dst, mapping, tmp_path, table_name, keys,
+                *extra):
+    f = tmp_path / f"keys_{uuid.uuid4().hex[:6]}.json"
+    f.write_text(json.dumps(keys))
+    return verify(server, src, dst, mapping, "--table", table_name,
+                  "--keys", str(f), *extra)
+
+
+def tool_fails(server, src, dst, mapping, *extra):
+    r = subprocess.run(tool_args(server, src, dst, mapping, *extra),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    return r.stderr
+
+
+def test_keys_changed_missing_extra_and_deleted(server, pair, tmp_path):
+    src, dst = pair
+    m = simple(server, src, dst, 1000, tmp_path)
+    plant(server, dst)
+    # deleted on both sides since the last full verify: fine
+    server.execute_root(f"DELETE FROM {src}.t WHERE id = 10",
+                        f"DELETE FROM {dst}.t WHERE id = 10")
+    keys = [{"id": i} for i in (5, 77, 5000, 10, 20, 9999, 20)]
+    t = table(verify_keys(server, src, dst, m, tmp_path, "t", keys), "t")
+    # changed (5), missing on the target (77), extra on the target (5000)
+    assert sorted(k["id"] for k in t["differing_keys"]) == [5, 77, 5000]
+    assert t["rows_differing"] == 3
+    assert (t["rows_source"], t["rows_target"]) == (3, 3)  # 5 77 20 | 5 20 5000
+    assert t["chunks"] == 1 and t["chunks_differing"] == 1
+    assert any("keyed check of 7 source keys" in n for n in t["notes"])
+    # planted differences whose keys are not listed are not looked at
+    t = table(verify_keys(server, src, dst, m, tmp_path, "t",
+                          [{"id": 20}, {"id": 10}]), "t")
+    assert t["differing_keys"] == [] and t["chunks_differing"] == 0
+    # every key, in batches of 1000: the same keys as the full verify, so
+    # both paths hash rows alike
+    every = [{"id": i} for i in range(1, 1001)] + [{"id": 5000}]
+    rep = verify_keys(server, src, dst, m, tmp_path, "t", every)
+    t = table(rep, "t")
+    assert not rep["clean"] and t["chunks"] == 2
+    assert sorted(k["id"] for k in t["differing_keys"]) == PLANTED
+    full = table(verify(server, src, dst, m, "--chunk-rows", "100"), "t")
+    assert sorted(k["id"] for k in full["differing_keys"]) == PLANTED
+    # a clean key set is clean
+    rep = verify_keys(server, src, dst, m, tmp_path, "t",
+                      [{"id": i} for i in range(400, 500)])
+    assert rep["clean"] and table(rep, "t")["rows_source"] == 100
+
+
+def test_keys_binary_and_composite(server, pair, tmp_path):
+    src, dst = pair
+    for d in (src, dst):
+        server.execute_root(
+            f"CREATE TABLE {d}.b (k varbinary(16) PRIMARY KEY, v int)",
+            f"CREATE TABLE {d}.c (a bigint unsigned, b varbinary(8), "
+            f"c decimal(6,2), d varchar(10), v int, PRIMARY KEY (a, b, c, d))")
+    raw = [b"\x00\x27\x5c\xff", b"plain", b"\xe9\x00", b"'; --", b"gone"]
+    rows = ", ".join(f"(X'{k.hex()}', {i})" for i, k in enumerate(raw))
+    big = 18446744073709551615
+    server.execute_root(
+        f"INSERT INTO {src}.b VALUES {rows}",
+        f"INSERT INTO {dst}.b SELECT * FROM {src}.b",
+        f"UPDATE {dst}.b SET v = 99 WHERE k = X'{raw[0].hex()}'",
+        f"DELETE FROM {dst}.b WHERE k = X'{raw[2].hex()}'",
+        f"DELETE FROM {src}.b WHERE k = X'{raw[4].hex()}'",
+        f"DELETE FROM {dst}.b WHERE k = X'{raw[4].hex()}'",
+        f"INSERT INTO {src}.c VALUES ({big}, X'00ff', 1.50, 'x''y', 1), "
+        f"(1, X'5c', 0.05, 'z', 2), (1, X'5c', 0.06, 'z', 3)",
+        f"INSERT INTO {dst}.c SELECT * FROM {src}.c",
+        f"UPDATE {dst}.c SET v = 7 WHERE a = {big}",
+        f"INSERT INTO {dst}.c VALUES (2, X'01', 9.99, 'e', 4)")
+    m = write_mapping(tmp_path, [{"source": "b", "target": "b"},
+                                 {"source": "c", "target": "c"}])
+
+    def b64(x):
+        return base64.b64encode(x).decode()
+    t = table(verify_keys(server, src, dst, m, tmp_path, "b",
+                          [{"k": b64(k)} for k in raw]), "b")
+    # binary keys are reported as text when UTF-8, else as 0x hex
+    assert sorted(k["k"] for k in t["differing_keys"]) == \
+        sorted(["0x" + raw[0].hex(), "0x" + raw[2].hex()])
+    assert (t["rows_source"], t["rows_target"]) == (4, 3)
+    # as change events carry them: BIGINT UNSIGNED above 2^63 and DECIMAL
+    # as strings, binary as base64
+    keys = [{"a": str(big), "b": b64(b"\x00\xff"), "c": "1.50", "d": "x'y"},
+            {"a": 1, "b": b64(b"\\"), "c": "0.05", "d": "z"},
+            {"a": 1, "b": b64(b"\\"), "c": "0.06", "d": "z"},
+            {"a": 2, "b": b64(b"\x01"), "c": "9.99", "d": "e"}]
+    t = table(verify_keys(server, src, dst, m, tmp_path, "c", keys), "c")
+    # (BIGINT UNSIGNED above 2^63 reported as a string, like events)
+    assert sorted(t["differing_keys"], key=lambda k: str(k["a"])) == [
+        {"a": str(big), "b": "0x00ff", "c": "1.50", "d": "x'y"},
+        {"a": 2, "b": "\x01", "c": "9.99", "d": "e"}]
+    assert (t["rows_source"], t["rows_target"]) == (3, 4)
+    # input errors are errors, not differences
+    assert "not base64" in tool_fails(
+        server, src, dst, m, "--table", "b", "--keys",
+        str(write_keys(tmp_path, [{"k": "@@@"}])))
+    assert "lacks primary-key column b" in tool_fails(
+        server, src, dst, m, "--table", "c", "--keys",
+        str(write_keys(tmp_path, [{"a": 1}])))
+
+
+def write_keys(tmp_path, keys):
+    f = tmp_path / f"keys_{uuid.uuid4().hex[:6]}.json"
+    f.write_text(json.dumps(keys))
+    return f
+
+
+def test_keys_follow_routes_and_refuse_mapped_keys(server, pair, tmp_path):
+    src, dst = pair
+    server.execute_root(MAPPED_DDL[0].format(db=src))
+    for t in ("orders_a", "orders_other"):
+        server.execute_root(TARGET_DDL.format(db=dst, t=t))
+    server.execute_root(
+        f"INSERT INTO {src}.orders SELECT seq, ELT(seq % 5 + 1, 'NEW', "
+        f"'DONE', 'Done', 'other', NULL), ELT(seq % 4 + 1, 'A', 'B', 'AA', "
+        f"NULL), seq, IF(seq % 7 = 0, NULL, ''), seq % 2 FROM seq_1_to_200",
+        db=src)
+    mapped_copy(server, src, dst, "orders_a", "BINARY kind IN ('A', 'AA')")
+    mapped_copy(server, src, dst, "orders_other",
+                "kind IS NULL OR BINARY kind NOT IN ('A', 'AA')")
+    m = write_mapping(tmp_path, [MAPPING])
+    keys = [{"id": i} for i in range(1, 21)]
+    rep = verify_keys(server, src, dst, m, tmp_path, "orders", keys)
+    assert rep["clean"], rep
+    a, o = table(rep, "orders_a"), table(rep, "orders_other")
+    assert a["rows_source"] == a["rows_target"] == 10
+    assert o["rows_source"] == o["rows_target"] == 10
+    # id 2 goes to orders_a; a copy in orders_other is extra there only
+    server.execute_root(
+        f"INSERT INTO {dst}.orders_other SELECT * FROM {dst}.orders_a "
+        f"WHERE id = 2",
+        f"UPDATE {dst}.orders_a SET state = 'NEW' WHERE id = 4")
+    rep = verify_keys(server, src, dst, m, tmp_path, "orders", keys)
+    assert table(rep, "orders_other")["differing_keys"] == [{"id": 2}]
+    assert table(rep, "orders_a")["differing_keys"] == [{"id": 4}]
+    # a value map on a key column: no target key to look up
+    for d in (src, dst):
+        server.execute_root(f"CREATE TABLE {d}.k (code varchar(10) "
+                            f"PRIMARY KEY, n int)")
+    m = write_mapping(tmp_path, [{"source": "k", "target": "k",
+                                  "values": {"code": {"OLD": "new"}}}])
+    err = tool_fails(server, src, dst, m, "--table", "k", "--keys",
+                     str(write_keys(tmp_path, [{"code": "OLD"}])))
+    assert "verify_tool: config: " in err, err
+    assert "needs a full verify" in err
+    err = tool_fails(server, src, dst, m, "--table", "nope", "--keys",
+                     str(write_keys(tmp_path, [])))
+    assert "not mapped" in err
+
+
+def test_keys_event_finder(server, pair, tmp_path):
+    src, dst = pair
+    copy_event_finder(server, src, dst)
+    m = os.path.join(ROOT, "schemas", "event_finder.json")
+    planted = {}
+    for s, t in (("clerk_sync_ticket", "tickets_ticket"),
+                 ("clerk_sync_payment", "billing_payment")):
+        ids = [r[0] for r in server.query(
+            f"SELECT id FROM {src}.{s} ORDER BY id LIMIT 30")]
+        planted[s] = ids[3]
+        server.execute_root(f"DELETE FROM {dst}.{t} WHERE id = {ids[3]}")
+    for s in ef.TABLE_MAP:
+        ids = [r[0] for r in server.query(
+            f"SELECT id FROM {src}.{s} ORDER BY id LIMIT 30")]
+        # and a key deleted on both sides (never existed here)
+        rep = verify_keys(server, src, dst, m, tmp_path, s,
+                          [{"id": i} for i in ids] + [{"id": 10 ** 12}])
+        t = rep["tables"][0]
+        assert t["rows_source"] == len(ids) > 0, t
+        if s in planted:
+            assert t["differing_keys"] == [{"id": planted[s]}], t
+        else:
+            assert rep["clean"], t
+    rep = verify(server, src, dst, m, "--counts")
+    bad = {t["source"]: t["notes"][-1] for t in rep["tables"]
+           if t["chunks_differing"]}
+    assert set(bad) == set(planted)
+    assert all(n.startswith("row counts differ: ") for n in bad.values())
+
+
+def test_counts_clean_and_mismatched(server, pair, tmp_path):
+    src, dst = pair
+    server.execute_root(MAPPED_DDL[0].format(db=src))
+    for t in ("orders_a", "orders_other"):
+        server.execute_root(TARGET_DDL.format(db=dst, t=t))
+    server.execute_root(
+        f"INSERT INTO {src}.orders SELECT seq, 'NEW', ELT(seq % 4 + 1, 'A', "
+        f"'B', 'AA', NULL), seq, NULL, 0 FROM seq_1_to_1000", db=src)
+    mapped_copy(server, src, dst, "orders_a", "BINARY kind IN ('A', 'AA')")
+    mapped_copy(server, src, dst, "orders_other",
+                "kind IS NULL OR BINARY kind NOT IN ('A', 'AA')")
+    m = write_mapping(tmp_path, [MAPPING])
+    rep = verify(server, src, dst, m, "--counts")
+    assert rep["clean"], rep
+    for t in ("orders_a", "orders_other"):
+        r = table(rep, t)
+        assert r["rows_source"] == r["rows_target"] == 500
+        assert r["differing_keys"] == []
+    # a changed row does not change counts; a missing and an extra do
+    server.execute_root(
+        f"UPDATE {dst}.orders_a SET qty = 0 WHERE id = 2",
+        f"DELETE FROM {dst}.orders_a WHERE id = 4",
+        f"INSERT INTO {dst}.orders_other SELECT * FROM {dst}.orders_a "
+        f"WHERE id = 6")
+    rep = verify(server, src, dst, m, "--counts", "--table", "orders")
+    assert not rep["clean"]
+    a, o = table(rep, "orders_a"), table(rep, "orders_other")
+    assert "row counts differ: 500 vs 499" in a["notes"]
+    assert "row counts differ: 500 vs 501" in o["notes"]
+    assert a["differing_keys"] == [] and o["differing_keys"] == []
+    assert a["rows_differing"] == o["rows_differing"] == 1

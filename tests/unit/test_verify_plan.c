@@ -240,6 +240,84 @@ static void test_composite_and_key_maps(MYSQL *q)
         mapping_free(m);
 }
 
+/* The keyed check's IN lists: one column or row constructors, numbers
+ * unquoted only when they are plain numbers, binary as X'hex', strings
+ * and names escaped, the route's predicate on the source side only. */
+static void test_rows_in(MYSQL *q)
+{
+        struct verify_plan *p = plan(MAP, &src, "d", &dst, q);
+        if (p) {
+                struct buf b;
+                buf_init(&b);
+                char *v1[] = {(char *)"5"}, *v2[] = {(char *)"1-2"};
+                char *v3[] = {(char *)"-1.5e+3"};
+                unsigned long l1[] = {1}, l2[] = {3}, l3[] = {7};
+                struct verify_key k1 = {v1, l1, 1}, k2 = {v2, l2, 1},
+                                  k3 = {v3, l3, 1};
+                struct verify_key *kv[] = {&k1, &k2, &k3};
+                verify_sql_rows_in(p, q, VERIFY_SOURCE, 0, kv, 3, &b);
+                CHECK(has(buf_cstr(&b), "SELECT `id`, CRC32(CONCAT_WS("));
+                /* "1-2" would be an expression unquoted */
+                CHECK(has(buf_cstr(&b), " FROM `sdb`.`s` WHERE `id` IN "
+                                        "(5, '1-2', -1.5e+3) AND "
+                                        "(((`kind` <=> 1 OR `kind` <=> "
+                                        "2)))"));
+                buf_reset(&b);
+                verify_sql_rows_in(p, q, VERIFY_TARGET, 0, kv, 1, &b);
+                CHECK(has(buf_cstr(&b), " FROM `ddb`.`d` WHERE `id` IN (5)"));
+                CHECK(!strstr(buf_cstr(&b), "kind` <=>"));
+                buf_reset(&b);
+                verify_sql_rows_in(p, q, VERIFY_TARGET, 0, kv, 0, &b);
+                CHECK(has(buf_cstr(&b), " FROM `ddb`.`d` WHERE FALSE"));
+                buf_reset(&b);
+                verify_sql_count(p, q, VERIFY_SOURCE, 1, &b);
+                CHECK(has(buf_cstr(&b), "SELECT COUNT(*) FROM `sdb`.`s` "
+                                        "WHERE (NOT ("));
+                buf_reset(&b);
+                verify_sql_count(p, q, VERIFY_TARGET, 0, &b);
+                CHECK_STR(buf_cstr(&b), "SELECT COUNT(*) FROM `ddb`.`d`");
+                buf_free(&b);
+                verify_plan_free(p);
+        }
+
+        /* composite: renamed, hostile names and values, a binary column */
+        struct verify_column sc[] = {
+                COL("a`b", "int(11)"), COL("k'; --", "varbinary(8)"),
+                COL("s", "varchar(9)"), COL("v", "int(11)")};
+        size_t pk[] = {0, 1, 2};
+        struct verify_column dc[] = {
+                COL("A", "int(11)"), COL("k'; --", "varbinary(8)"),
+                COL("s", "varchar(9)"), COL("v", "int(11)")};
+        struct verify_table s = {(char *)"s`", sc, 4, pk, 3};
+        struct verify_table d = {(char *)"d", dc, 4, pk, 3};
+        p = plan("{\"version\": 1, \"tables\": [{\"source\": \"s`\", "
+                 "\"target\": \"d\", \"rename\": {\"a`b\": \"A\"}}]}",
+                 &s, "d", &d, q);
+        if (!p)
+                return;
+        struct buf b;
+        buf_init(&b);
+        char *v1[] = {(char *)"7", (char *)"\x00'\\\xff", (char *)"x') OR 1"};
+        unsigned long l1[] = {1, 4, 8};
+        char *v2[] = {(char *)"8", (char *)"", (char *)"\\"};
+        unsigned long l2[] = {1, 0, 1};
+        struct verify_key k1 = {v1, l1, 3}, k2 = {v2, l2, 3};
+        struct verify_key *kv[] = {&k1, &k2};
+        verify_sql_rows_in(p, q, VERIFY_SOURCE, 0, kv, 2, &b);
+        CHECK_STR(buf_cstr(&b) +
+                          (strstr(buf_cstr(&b), " FROM ") - buf_cstr(&b)),
+                  " FROM `sdb`.`s``` WHERE (`a``b`, `k'; --`, `s`) IN "
+                  "((7, X'00275cff', 'x\\') OR 1'), (8, X'', '\\\\'))");
+        CHECK(has(buf_cstr(&b), "SELECT `a``b`, `k'; --`, `s`, CRC32("));
+        buf_reset(&b);
+        verify_sql_rows_in(p, q, VERIFY_TARGET, 0, kv, 1, &b);
+        CHECK(has(buf_cstr(&b), "SELECT `A`, `k'; --`, `s`, CRC32("));
+        CHECK(has(buf_cstr(&b), " FROM `ddb`.`d` WHERE (`A`, `k'; --`, `s`) "
+                                "IN ((7, X'00275cff', 'x\\') OR 1'))"));
+        buf_free(&b);
+        verify_plan_free(p);
+}
+
 static void test_types(void)
 {
         char c[64];
@@ -264,6 +342,7 @@ int main(void)
         test_options(q);
         test_hostile(q);
         test_composite_and_key_maps(q);
+        test_rows_in(q);
         mysql_close(q);
         UNIT_DONE();
 }
