@@ -835,6 +835,12 @@ static int on_query(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
                                  table, gtid_format(&src->tx_gtid, gtid),
                                  stmt);
                         /* The next TABLE_MAP brings the new shape. */
+                } else if (src->o.retiring && atomic_load(src->o.retiring)) {
+                        log_info("watched tables retired by the cutover "
+                                 "gtid=%s statement=%.200s: the stream ends "
+                                 "here",
+                                 gtid_format(&src->tx_gtid, gtid), stmt);
+                        rc = FERRY_ERR_STOP;
                 } else {
                         snprintf(src->err, src->errsz,
                                  "statement on watched table %s cannot be "

@@ -30,6 +30,10 @@ struct binlog_source_opts {
         int max_retries;        /* consecutive failed reconnects; 0 = forever */
         struct snapshot *snapshot; /* backfill to interleave, or NULL;
                                       not owned */
+        /* When it reads true, a statement on a watched table that cannot
+         * be followed ends the stream (FERRY_ERR_STOP) instead of failing
+         * it: the cutover has just retired the tables. Not owned. */
+        const atomic_bool *retiring;
 };
 
 /* Receives each event (ownership passes to the callback): FERRY_EV_BEGIN,

@@ -351,6 +351,12 @@ void control_free(struct control *ctl)
                 struct conn *c = ctl->conns;
                 if (c->pending)
                         control_req_fail(c->pending, "ferryd is stopping");
+                /* The loop will not run again: hand over what is written
+                 * (replies are small; the socket takes them at once). */
+                struct evbuffer *out = bufferevent_get_output(c->bev);
+                while (evbuffer_get_length(out) &&
+                       evbuffer_write(out, bufferevent_getfd(c->bev)) > 0) {
+                }
                 conn_free(c);
         }
         free(ctl->path);

@@ -10,6 +10,7 @@
 #include "connectors/signal_table.h"
 #include "connectors/table_filter.h"
 #include "connectors/verify.h"
+#include "daemon/barrier.h"
 #include "daemon/endpoint.h"
 
 #include <errno.h>
@@ -28,8 +29,9 @@
 #define LOCK_ATTEMPTS 3
 #define LOCK_ATTEMPT_MAX_MS 500 /* writers queue behind a waiting lock */
 #define LOCK_RETRY_GAP_MS 100   /* ... so they get through between tries */
-#define POLL_MS 2               /* barrier polling in the pause */
-#define CATCH_UP_MS 5000        /* online verify: wait for the stream */
+#define POLL_MS 2               /* hook polling in the pause */
+#define CATCH_UP_MS 10000       /* online verify: wait for the stream */
+#define RECHECKS 3              /* rows in flight: look again this often */
 
 struct cutover {
         const struct cfg *cfg;
@@ -218,15 +220,12 @@ static int verify_online(struct cutover *c)
         if (verify_run(c->m, c->src, cfg->source.db.database, c->dst,
                        cfg->sink.db.database, NULL, &r, err, sizeof(err)))
                 return fail(c, "failed", "verify: %s", err);
-        if (!verify_report_clean(r)) {
-                for (int64_t w = 0; w < CATCH_UP_MS; w += 50) {
-                        double s, k, t;
-                        pipeline_lags(c->p, &s, &k, &t);
-                        if (t == 0 && w >= 200)
-                                break;
-                        sleep_ms(50);
-                }
-                if (verify_recheck(r, c->m, c->src, cfg->source.db.database,
+        for (int round = 0; round < RECHECKS && !verify_report_clean(r);
+             round++) {
+                char id[64];
+                if (barrier_pass(cfg, c->src, c->dst, CATCH_UP_MS, &c->abort,
+                                 id, sizeof(id), err, sizeof(err)) ||
+                    verify_recheck(r, c->m, c->src, cfg->source.db.database,
                                    c->dst, cfg->sink.db.database, NULL, err,
                                    sizeof(err))) {
                         verify_report_free(r);
@@ -299,49 +298,19 @@ static int pause_writes(struct cutover *c)
                     LOCK_ATTEMPTS, (long long)attempt, err);
 }
 
-/* Step 4: the barrier row reaches the sink after every change made
- * before the pause; its mark in ferry.offsets says all is applied. */
+/* Step 4: everything written before the pause is applied once the
+ * barrier is. */
 static int drain(struct cutover *c)
 {
-        char err[512], name[300], got[128];
-        static atomic_uint seq;
-        snprintf(c->barrier, sizeof(c->barrier), "cutover-%u-%d-%llu",
-                 c->cfg->source.server_id, (int)getpid(),
-                 (unsigned long long)atomic_fetch_add(&seq, 1));
-        if (signal_table_write(c->src, c->barrier, "barrier", "", err,
-                               sizeof(err)))
-                return fail(c, "failed", "barrier: %s", err);
-        pipeline_name(c->cfg, name, sizeof(name));
-        struct buf q;
-        buf_init(&q);
-        buf_puts(&q, "SELECT position FROM ferry.offsets WHERE pipeline = ");
-        db_put_quoted(c->dst, &q, name, strlen(name));
-        buf_puts(&q, " AND part = 'barrier'");
-        int rc = 0;
-        for (;;) {
-                if (atomic_load(&c->abort)) {
-                        rc = fail(c, "aborted", "aborted while draining");
-                        break;
-                }
-                if (budget_ms(c) <= 0) {
-                        rc = fail(c, "failed", "the sink did not apply the "
-                                               "barrier within the "
-                                               "lock_timeout/drain_timeout");
-                        break;
-                }
-                got[0] = '\0';
-                if (db_query_value(c->dst, buf_cstr(&q), got, sizeof(got), err,
-                                   sizeof(err))) {
-                        rc = fail(c, "failed", "reading ferry.offsets: %s",
-                                  err);
-                        break;
-                }
-                if (!strcmp(got, c->barrier))
-                        break;
-                sleep_ms(POLL_MS);
-        }
-        buf_free(&q);
-        return rc;
+        char err[512];
+        int64_t left = budget_ms(c);
+        if (barrier_pass(c->cfg, c->src, c->dst, left > 0 ? left : 0,
+                         &c->abort, c->barrier, sizeof(c->barrier), err,
+                         sizeof(err)))
+                return fail(c, "failed", "draining (within lock_timeout "
+                                         "and drain_timeout): %s",
+                            err);
+        return 0;
 }
 
 /* Step 5: the rows touched since the online verify, and the counts. */
@@ -383,9 +352,20 @@ static int verify_paused(struct cutover *c)
                 json_object_foreach(keys, k, v) json_array_append(arr, v);
                 nkeys += json_array_size(arr);
                 r = NULL;
-                if (verify_keys(c->m, c->src, cfg->source.db.database, c->dst,
-                                cfg->sink.db.database, table, arr, NULL, &r,
-                                err, sizeof(err)))
+                int vrc = verify_keys(c->m, c->src, cfg->source.db.database,
+                                      c->dst, cfg->sink.db.database, table,
+                                      arr, NULL, &r, err, sizeof(err));
+                if (vrc == FERRY_ERR_CONFIG) {
+                        /* Its key goes through a transform: the keys
+                         * cannot be looked up, the whole table can. */
+                        struct verify_opts o;
+                        verify_opts_init(&o);
+                        o.only_table = table;
+                        vrc = verify_run(c->m, c->src, cfg->source.db.database,
+                                         c->dst, cfg->sink.db.database, &o, &r,
+                                         err, sizeof(err));
+                }
+                if (vrc)
                         rc = fail(c, "failed", "verify of %s in the pause: %s",
                                   table, err);
                 else {
@@ -485,9 +465,12 @@ static int switch_rename(struct cutover *c)
                 return fail(c, "failed", "rename: %s", err);
         }
         unsigned long rid = mysql_thread_id(c->rename_conn);
+        /* The RENAME in the binlog ends the stream instead of failing it. */
+        pipeline_set_retiring(c->p, true);
         if (mysql_send_query(c->rename_conn, q.data, (unsigned long)q.len)) {
                 snprintf(err, sizeof(err), "%s", mysql_error(c->rename_conn));
                 buf_free(&q);
+                pipeline_set_retiring(c->p, false);
                 return fail(c, "failed", "rename: %s", err);
         }
         buf_free(&q);
@@ -507,12 +490,42 @@ static int switch_rename(struct cutover *c)
                 sleep_ms(1);
         }
         release(c);
-        if (mysql_read_query_result(c->rename_conn))
+        if (mysql_read_query_result(c->rename_conn)) {
+                pipeline_set_retiring(c->p, false);
                 return fail(c, "failed", "rename to %s failed, the old "
                                          "tables stay in place: %s",
                             cfg->cutover.retired_schema,
                             mysql_error(c->rename_conn));
+        }
         return 0;
+}
+
+/* The target remembers the cutover, so a restarted ferryd stays cut
+ * over instead of streaming (or failing on the RENAME) again. The
+ * pipeline's stream ends: at the RENAME for rename, here otherwise. */
+static void record(struct cutover *c)
+{
+        char name[300], err[512], value[256];
+        pipeline_name(c->cfg, name, sizeof(name));
+        snprintf(value, sizeof(value), "%s at %lld action=%s", c->barrier,
+                 (long long)time(NULL), c->cfg->cutover.action);
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "INSERT INTO ferry.offsets (pipeline, part, position) "
+                     "VALUES (");
+        db_put_quoted(c->dst, &q, name, strlen(name));
+        buf_puts(&q, ", 'cutover', ");
+        db_put_quoted(c->dst, &q, value, strlen(value));
+        buf_puts(&q, ") ON DUPLICATE KEY UPDATE position = "
+                     "VALUES(position)");
+        if (db_exec(c->dst, buf_cstr(&q), err, sizeof(err)) ||
+            db_exec(c->dst, "COMMIT", err, sizeof(err)))
+                log_error("cutover: recording it in ferry.offsets failed "
+                          "(%s): a restarted ferryd would stream again",
+                          err);
+        buf_free(&q);
+        if (strcmp(c->cfg->cutover.action, "rename"))
+                pipeline_end_at_cutover(c->p);
 }
 
 static int make_switch(struct cutover *c)
@@ -586,6 +599,8 @@ static void run(struct cutover *c)
         step(c, "switch_ms", t);
         c->switched = !c->dry_run;
         c->result = c->dry_run ? "dry_run_succeeded" : "succeeded";
+        if (c->switched)
+                record(c);
 }
 
 static void *cutover_main(void *arg)

@@ -33,6 +33,7 @@
 #define BATCH_MS 200             /* ... and milliseconds */
 #define IDLE_COMMIT_MS 1000      /* position-only commits when idle */
 #define POSITION_PART "gtid"     /* ferry.offsets part in direct mode */
+#define CUTOVER_PART "cutover"   /* set once a cutover switched */
 
 struct backfill_row {
         char table[65];
@@ -62,6 +63,8 @@ struct pipeline {
         atomic_uint_fast64_t applied_ts_ms; /* commit time of last applied */
         char applied_pos[4096];  /* GTID position last committed, under lock */
         atomic_bool restart;     /* end the epoch now, start the next at once */
+        atomic_bool retiring;    /* the cutover is renaming the tables away */
+        atomic_bool cut_over;    /* the stream ended at a cutover */
 
         /* Keys applied since pipeline_touch_start, under lock: the
          * cutover verifies exactly these rows in its write pause.
@@ -579,7 +582,25 @@ static int run_epoch(struct pipeline *p)
                 return rc;
         }
 
+        /* After a cutover there is nothing left to stream. */
+        char cutover[512];
+        rc = mariadb_sink_read_offset(sink, CUTOVER_PART, cutover,
+                                      sizeof(cutover), err, sizeof(err));
+        if (rc) {
+                snprintf(p->error, sizeof(p->error), "sink: %s", err);
+                mariadb_sink_free(sink);
+                return rc;
+        }
+        if (cutover[0]) {
+                log_info("cut over already (%s): nothing to stream",
+                         cutover);
+                atomic_store(&p->cut_over, true);
+                mariadb_sink_free(sink);
+                return FERRY_ERR_STOP;
+        }
+
         struct binlog_source_opts o = {
+                .retiring = &p->retiring,
                 .db = cfg_endpoint(&cfg->source.db),
                 .tables = cfg->source.tables,
                 .ntables = cfg->source.n_tables,
@@ -650,6 +671,8 @@ static int run_epoch(struct pipeline *p)
                                                 : FERRY_ERR_FATAL;
         } else if (sr.rc == FERRY_ERR_STOP) {
                 rc = FERRY_ERR_STOP;
+                if (atomic_load(&p->retiring))
+                        atomic_store(&p->cut_over, true);
         } else {
                 snprintf(p->error, sizeof(p->error), "source: %s", sr.err);
                 metric_counter_inc(p->m_errors_source);
@@ -971,4 +994,20 @@ json_t *pipeline_touch_take(struct pipeline *p, bool *overflow)
 const struct mapping *pipeline_mapping(struct pipeline *p)
 {
         return p->map;
+}
+
+void pipeline_set_retiring(struct pipeline *p, bool on)
+{
+        atomic_store(&p->retiring, on);
+}
+
+bool pipeline_cut_over(struct pipeline *p)
+{
+        return atomic_load(&p->cut_over);
+}
+
+void pipeline_end_at_cutover(struct pipeline *p)
+{
+        atomic_store(&p->cut_over, true);
+        pipeline_request_stop(p);
 }

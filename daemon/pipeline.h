@@ -72,6 +72,16 @@ void pipeline_touch_start(struct pipeline *p);
  */
 json_t *pipeline_touch_take(struct pipeline *p, bool *overflow);
 
+/* @brief Says the cutover is about to retire the source tables: their
+ * RENAME then ends the stream cleanly instead of failing it. */
+void pipeline_set_retiring(struct pipeline *p, bool on);
+/* @returns true once the stream ended at a cutover (or the target says
+ * a cutover already happened): the daemon stays up, in state cut_over. */
+bool pipeline_cut_over(struct pipeline *p);
+
+/* @brief Ends the stream after a cutover that left the tables in place. */
+void pipeline_end_at_cutover(struct pipeline *p);
+
 struct mapping;
 /* @returns the mapping the pipeline applies (lives as long as p). */
 const struct mapping *pipeline_mapping(struct pipeline *p);

@@ -75,8 +75,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         (void)fd;
         (void)what;
         if (pipeline_finished(s->pipe)) {
-                event_base_loopbreak(s->base);
-                return;
+                if (!pipeline_cut_over(s->pipe) || s->stopping) {
+                        event_base_loopbreak(s->base);
+                        return;
+                }
+                /* Cut over: stay up to answer status and metrics. */
+                if (!s->cut_over)
+                        log_info("cut over: the stream has ended; ferryd "
+                                 "stays up for status until stopped");
+                s->cut_over = true;
         }
         sd_notify(0, "WATCHDOG=1");
         control_verbs_tick(s);

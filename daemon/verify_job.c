@@ -5,7 +5,9 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "connectors/signal_table.h"
 #include "connectors/verify.h"
+#include "daemon/barrier.h"
 #include "daemon/endpoint.h"
 
 #include <pthread.h>
@@ -15,6 +17,7 @@
 #include <time.h>
 
 #define CATCH_UP_MS 10000 /* how long a re-check waits for the stream */
+#define RECHECKS 3        /* a hot row may be in flight again */
 
 struct verify_job {
         const struct cfg *cfg;
@@ -24,12 +27,6 @@ struct verify_job {
         atomic_bool finished;
         json_t *result;
 };
-
-static void sleep_ms(int64_t ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
 
 static json_t *run(struct verify_job *j)
 {
@@ -46,19 +43,18 @@ static json_t *run(struct verify_job *j)
         o.only_table = j->table;
         if (db_connect(&src, &s, 600, err, sizeof(err)) ||
             db_connect(&dst, &d, 600, err, sizeof(err)) ||
+            signal_table_ensure(src, err, sizeof(err)) ||
             verify_run(pipeline_mapping(j->p), src, cfg->source.db.database,
                        dst, cfg->sink.db.database, &o, &r, err, sizeof(err)))
                 goto fail;
-        if (!verify_report_clean(r)) {
-                /* Let what was in flight land, then look again. */
-                for (int64_t w = 0; w < CATCH_UP_MS; w += 50) {
-                        double sl, kl, tl;
-                        pipeline_lags(j->p, &sl, &kl, &tl);
-                        if (tl == 0 && w >= 500)
-                                break;
-                        sleep_ms(50);
-                }
-                if (verify_recheck(r, pipeline_mapping(j->p), src,
+        /* Rows in flight differ for a moment: once everything written
+         * before now is applied, look at the differing chunks again. */
+        for (int round = 0; round < RECHECKS && !verify_report_clean(r);
+             round++) {
+                char id[64];
+                if (barrier_pass(cfg, src, dst, CATCH_UP_MS, NULL, id,
+                                 sizeof(id), err, sizeof(err)) ||
+                    verify_recheck(r, pipeline_mapping(j->p), src,
                                    cfg->source.db.database, dst,
                                    cfg->sink.db.database, &o, err,
                                    sizeof(err)))
