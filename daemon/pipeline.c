@@ -18,6 +18,7 @@
 #include "daemon/endpoint.h"
 #include "daemon/event_queue.h"
 #include "daemon/metric_names.h"
+#include "daemon/validate.h"
 #include "transforms/event_json.h"
 #include "transforms/mapping.h"
 
@@ -65,6 +66,7 @@ struct pipeline {
         atomic_bool restart;     /* end the epoch now, start the next at once */
         atomic_bool retiring;    /* the cutover is renaming the tables away */
         atomic_bool cut_over;    /* the stream ended at a cutover */
+        bool validated;          /* the mapping fits the real tables */
 
         /* Keys applied since pipeline_touch_start, under lock: the
          * cutover verifies exactly these rows in its write pause.
@@ -560,6 +562,12 @@ void pipeline_name(const struct cfg *cfg, char *out, size_t out_size)
                  cfg->source.db.database, cfg->sink.db.database);
 }
 
+static void report_problem(void *ctx, const char *problem)
+{
+        (void)ctx;
+        log_error("mapping: %s", problem);
+}
+
 /* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */
 static int run_epoch(struct pipeline *p)
 {
@@ -568,6 +576,20 @@ static int run_epoch(struct pipeline *p)
         struct mariadb_sink *sink = NULL;
         char err[1024], stored[4096];
         int rc;
+
+        /* Once per process: the tables will not change under us
+         * without DDL, which the source guards. */
+        if (!p->validated) {
+                rc = validate_mapping(cfg, p->map, report_problem, NULL, err,
+                                      sizeof(err));
+                if (rc) {
+                        snprintf(p->error, sizeof(p->error),
+                                 "the mapping does not fit the tables: %s",
+                                 err);
+                        return rc == FERRY_ERR_CONFIG ? FERRY_ERR_FATAL : rc;
+                }
+                p->validated = true;
+        }
 
         char name[300];
         pipeline_name(cfg, name, sizeof(name));
