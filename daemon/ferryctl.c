@@ -8,6 +8,7 @@
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/ferry_version.h"
+#include "daemon/plan.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -41,6 +42,8 @@ static const char usage[] =
         "  cutover [--dry-run]     pause source writes, drain, verify,\n"
         "                          switch ([cutover] action) and release\n"
         "  abort                   cancel a running cutover\n"
+        "  plan                    preflight checks against the servers\n"
+        "                          (needs -c; no daemon needed)\n"
         "\n"
         "Options:\n"
         "  -c, --config FILE       find the socket in ferryd's config\n"
@@ -345,6 +348,20 @@ int main(int argc, char **argv)
                 return 2;
         }
         const char *cmd = argv[optind++];
+        if (!strcmp(cmd, "plan")) {
+                if (!o.config || optind < argc) {
+                        fprintf(stderr, "ferryctl: plan needs -c FILE (the "
+                                        "daemon's config) and nothing else\n");
+                        return 2;
+                }
+                struct cfg *cfg;
+                char err[1024];
+                if (cfg_load(o.config, &cfg, err, sizeof(err)))
+                        return die("%s", err);
+                int prc = plan_run(cfg, stdout);
+                cfg_free(cfg);
+                return prc;
+        }
         json_t *args = json_object();
         static const char *const simple[] = {"status", "pause", "resume",
                                              "abort", NULL};

@@ -53,3 +53,35 @@ def test_a_missing_target_table_is_named(server, dbs, tmp_path):
     r = run_ferryd(cfg)
     assert r.returncode != 0
     assert "users_nosuchtable" in r.stderr, r.stderr
+
+
+def test_ferryctl_plan(server, dbs, tmp_path):
+    """plan prints ok/PROBLEM per check and exits non-zero on problems."""
+    src, dst = dbs
+    cfg = write_config(
+        str(tmp_path / "ferryd.conf"), server, src, tables="clerk_sync_%",
+        extra={"sink": {"socket": server.socket, "database": dst,
+                        "mapping": MAPPING}})
+    plan = [binary("ferryctl"), "plan", "-c", cfg]
+    r = subprocess.run(plan, capture_output=True, text=True, timeout=60)
+    out = r.stdout
+    for line in ("ok       source binlog_format = ROW",
+                 "ok       source binlog_row_metadata = FULL",
+                 "ok       source grant REPLICATION SLAVE",
+                 f"ok       source table {src}.clerk_sync_clerkuser has a "
+                 "primary key",
+                 "ok       mapping"):
+        assert line in out, out
+    # The harness's ferry user lacks LOCK TABLES: plan says so and fails.
+    assert "PROBLEM  source grant LOCK TABLES" in out, out
+    assert r.returncode == 1
+
+    server.execute_root(f"CREATE TABLE `{src}`.clerk_sync_nokey (a INT)")
+    server.execute_root(
+        f"ALTER TABLE `{dst}`.users_clerkuser DROP COLUMN image_url")
+    r = subprocess.run(plan, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "clerk_sync_nokey has no primary key" in r.stdout, r.stdout
+    assert "PROBLEM  mapping:" in r.stdout and "image_url" in r.stdout, \
+        r.stdout
+    assert "problems found" in r.stdout
