@@ -18,6 +18,7 @@
 #include "daemon/endpoint.h"
 #include "daemon/event_queue.h"
 #include "daemon/metric_names.h"
+#include "daemon/table_counters.h"
 #include "daemon/validate.h"
 #include "transforms/event_json.h"
 #include "transforms/mapping.h"
@@ -41,6 +42,7 @@ struct backfill_row {
         atomic_uint_fast64_t copied; /* applied since this process started */
         uint64_t total;              /* information_schema estimate */
         uint64_t started_ms;         /* monotonic; for the rate */
+        uint64_t published;          /* copied, as last added to metrics */
         atomic_bool done;
 };
 
@@ -84,6 +86,7 @@ struct pipeline {
         struct metric_counter *m_reconnects, *m_errors_source,
                 *m_errors_sink;
         struct metric_histogram *m_batch;
+        struct table_counters *m_events, *m_applied; /* sink thread only */
 };
 
 static uint64_t wall_ms(void)
@@ -207,8 +210,15 @@ static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
         mapping_ops_init(&ops);
         rc = mapping_apply(p->map, t->name, (char)ev->op, key, before, after,
                            &ops, err, errsz);
+        if (rc == 0) {
+                char o[2] = {(char)ev->op, '\0'};
+                table_counters_inc(p->m_events, t->name, o);
+        }
         for (size_t i = 0; i < ops.n && rc == 0; i++) {
                 const struct mapping_op *op = &ops.v[i];
+                table_counters_inc(p->m_applied, op->table,
+                                   op->kind == MAPPING_OP_UPSERT ? "upsert"
+                                                                 : "delete");
                 if (op->kind == MAPPING_OP_UPSERT)
                         rc = mariadb_sink_upsert(sink, op->table, op->row,
                                                  err, errsz);
@@ -476,6 +486,7 @@ static void backfill_publish(struct pipeline *p,
                         atomic_store(&r->copied, atomic_load(&old->copied));
                         r->total = old->total;
                         r->started_ms = old->started_ms;
+                        r->published = old->published;
                 }
                 if (!r->started_ms)
                         r->started_ms = mono_ms();
@@ -823,6 +834,9 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
                                                    "kind", "sink", NULL);
                 p->m_batch = metrics_histogram(reg, FERRY_M_SINK_BATCH_SECONDS,
                                                NULL, 0, NULL);
+                p->m_events = table_counters_new(reg, FERRY_M_EVENTS_TOTAL);
+                p->m_applied = table_counters_new(reg,
+                                                  FERRY_M_ROWS_APPLIED_TOTAL);
         }
         pthread_create(&p->thread, NULL, pipeline_main, p);
         *pp = p;
@@ -861,6 +875,8 @@ int pipeline_free(struct pipeline *p)
         int rc = p->result;
         mapping_free(p->map);
         free(p->backfill);
+        table_counters_free(p->m_events);
+        table_counters_free(p->m_applied);
         json_decref(p->touched);
         pthread_mutex_destroy(&p->lock);
         free(p);
@@ -1032,4 +1048,33 @@ void pipeline_end_at_cutover(struct pipeline *p)
 {
         atomic_store(&p->cut_over, true);
         pipeline_request_stop(p);
+}
+
+void pipeline_publish_backfill(struct pipeline *p)
+{
+        if (!p->reg)
+                return;
+        pthread_mutex_lock(&p->lock);
+        for (size_t i = 0; i < p->nbackfill; i++) {
+                struct backfill_row *r = &p->backfill[i];
+                uint64_t copied = atomic_load(&r->copied);
+                metric_gauge_set(metrics_gauge(p->reg,
+                                               FERRY_M_SNAPSHOT_ROWS_ESTIMATED,
+                                               "table", r->table, NULL),
+                                 (double)r->total);
+                metric_gauge_set(metrics_gauge(p->reg, FERRY_M_SNAPSHOT_DONE,
+                                               "table", r->table, NULL),
+                                 atomic_load(&r->done) ? 1 : 0);
+                struct metric_counter *c = metrics_counter(
+                        p->reg, FERRY_M_SNAPSHOT_ROWS_COPIED_TOTAL, "table",
+                        r->table, NULL);
+                /* A counter only grows: a table backfilled again adds. */
+                if (copied > r->published) {
+                        metric_counter_add(c, copied - r->published);
+                        r->published = copied;
+                } else if (copied < r->published) {
+                        r->published = copied;
+                }
+        }
+        pthread_mutex_unlock(&p->lock);
 }

@@ -82,6 +82,9 @@ bool pipeline_cut_over(struct pipeline *p);
 /* @brief Ends the stream after a cutover that left the tables in place. */
 void pipeline_end_at_cutover(struct pipeline *p);
 
+/* @brief Copies backfill progress into the snapshot metrics. @context loop */
+void pipeline_publish_backfill(struct pipeline *p);
+
 struct mapping;
 /* @returns the mapping the pipeline applies (lives as long as p). */
 const struct mapping *pipeline_mapping(struct pipeline *p);

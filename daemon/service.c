@@ -87,6 +87,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         }
         sd_notify(0, "WATCHDOG=1");
         control_verbs_tick(s);
+        pipeline_publish_backfill(s->pipe);
         if (++s->status_ticks % 10 == 0) {
                 double src, sink, total;
                 pipeline_lags(s->pipe, &src, &sink, &total);

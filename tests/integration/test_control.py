@@ -8,6 +8,7 @@ import socket
 import stat
 import subprocess
 import time
+import urllib.request
 
 import MySQLdb
 
@@ -156,6 +157,24 @@ def test_snapshot_on_request(server, dbs, tmp_path):
         bf = {t["table"]: t for t in status(cfg)["backfill"]}
         assert bf["clerk_sync_clerkuser"]["done"] is True
         assert bf["clerk_sync_clerkuser"]["rows_copied"] == 50
+
+        # The same progress on /metrics, and the rows by table and op.
+        port = int(f.wait_log(r"metrics listening .* port=(\d+)").group(1))
+        deadline = time.monotonic() + 10
+        want = ['ferry_snapshot_rows_copied_total{table='
+                '"clerk_sync_clerkuser"} 50',
+                'ferry_snapshot_done{table="clerk_sync_clerkuser"} 1',
+                'ferry_events_total{table="clerk_sync_clerkuser",op="r"} 50',
+                'ferry_rows_applied_total{table="users_clerkuser",'
+                'op="upsert"} 50']
+        while True:
+            text = urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            missing = [w for w in want if w not in text]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert not missing, text
 
         r = ferryctl(cfg, "snapshot", "not_watched")
         assert r.returncode == 1 and "not one" in r.stderr
