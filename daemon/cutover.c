@@ -12,6 +12,7 @@
 #include "connectors/verify.h"
 #include "daemon/barrier.h"
 #include "daemon/endpoint.h"
+#include "daemon/verify_settle.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -30,7 +31,6 @@
 #define LOCK_ATTEMPT_MAX_MS 500 /* writers queue behind a waiting lock */
 #define LOCK_RETRY_GAP_MS 100   /* ... so they get through between tries */
 #define POLL_MS 2               /* hook polling in the pause */
-#define CATCH_UP_MS 10000       /* online verify: wait for the stream */
 #define RECHECKS 3              /* rows in flight: look again this often */
 
 struct cutover {
@@ -192,12 +192,10 @@ static int preconditions(struct cutover *c)
         return 0;
 }
 
-static int report_verify(struct cutover *c, const char *what,
-                         struct verify_report *r)
+static int report_json(struct cutover *c, const char *what, json_t *j)
 {
-        json_t *j = verify_report_json(r);
         json_object_set_new(c->verify, what, j);
-        if (verify_report_clean(r))
+        if (json_is_true(json_object_get(j, "clean")))
                 return 0;
         char *text = json_dumps(json_object_get(j, "tables"), JSON_COMPACT);
         log_error("cutover: %s verify found differences: %s", what,
@@ -208,33 +206,24 @@ static int report_verify(struct cutover *c, const char *what,
                     what);
 }
 
-/* Step 2: everything, while writes go on; a chunk that differs is
- * re-checked once the stream has caught up, so rows in flight do not
- * count. The sink remembers from here what it applies. */
+static int report_verify(struct cutover *c, const char *what,
+                         struct verify_report *r)
+{
+        return report_json(c, what, verify_report_json(r));
+}
+
+/* Step 2: everything, while writes go on; what differs is looked at
+ * again once the stream has caught up (verify_settle.h). The sink
+ * remembers from here what it applies. */
 static int verify_online(struct cutover *c)
 {
-        const struct cfg *cfg = c->cfg;
-        struct verify_report *r = NULL;
         char err[1024];
+        json_t *rep;
         pipeline_touch_start(c->p);
-        if (verify_run(c->m, c->src, cfg->source.db.database, c->dst,
-                       cfg->sink.db.database, NULL, &r, err, sizeof(err)))
+        if (verify_settled(c->cfg, c->m, c->src, c->dst, NULL, RECHECKS,
+                           &c->abort, &rep, err, sizeof(err)))
                 return fail(c, "failed", "verify: %s", err);
-        for (int round = 0; round < RECHECKS && !verify_report_clean(r);
-             round++) {
-                char id[64];
-                if (barrier_pass(cfg, c->src, c->dst, CATCH_UP_MS, &c->abort,
-                                 id, sizeof(id), err, sizeof(err)) ||
-                    verify_recheck(r, c->m, c->src, cfg->source.db.database,
-                                   c->dst, cfg->sink.db.database, NULL, err,
-                                   sizeof(err))) {
-                        verify_report_free(r);
-                        return fail(c, "failed", "verify re-check: %s", err);
-                }
-        }
-        int rc = report_verify(c, "online", r);
-        verify_report_free(r);
-        return rc;
+        return report_json(c, "online", rep);
 }
 
 /* Step 3. */

@@ -6,8 +6,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "connectors/signal_table.h"
-#include "connectors/verify.h"
-#include "daemon/barrier.h"
+#include "daemon/verify_settle.h"
 #include "daemon/endpoint.h"
 
 #include <pthread.h>
@@ -16,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#define CATCH_UP_MS 10000 /* how long a re-check waits for the stream */
 #define RECHECKS 3        /* a hot row may be in flight again */
 
 struct verify_job {
@@ -34,38 +32,15 @@ static json_t *run(struct verify_job *j)
         struct db_endpoint s = cfg_endpoint(&cfg->source.db);
         struct db_endpoint d = cfg_endpoint(&cfg->sink.db);
         MYSQL *src = NULL, *dst = NULL;
-        struct verify_report *r = NULL;
-        struct verify_opts o;
         char err[1024];
         json_t *out = NULL;
 
-        verify_opts_init(&o);
-        o.only_table = j->table;
         if (db_connect(&src, &s, 600, err, sizeof(err)) ||
             db_connect(&dst, &d, 600, err, sizeof(err)) ||
             signal_table_ensure(src, err, sizeof(err)) ||
-            verify_run(pipeline_mapping(j->p), src, cfg->source.db.database,
-                       dst, cfg->sink.db.database, &o, &r, err, sizeof(err)))
-                goto fail;
-        /* Rows in flight differ for a moment: once everything written
-         * before now is applied, look at the differing chunks again. */
-        for (int round = 0; round < RECHECKS && !verify_report_clean(r);
-             round++) {
-                char id[64];
-                if (barrier_pass(cfg, src, dst, CATCH_UP_MS, NULL, id,
-                                 sizeof(id), err, sizeof(err)) ||
-                    verify_recheck(r, pipeline_mapping(j->p), src,
-                                   cfg->source.db.database, dst,
-                                   cfg->sink.db.database, &o, err,
-                                   sizeof(err)))
-                        goto fail;
-        }
-        out = verify_report_json(r);
-        goto done;
-fail:
-        out = json_pack("{s:b, s:s}", "clean", 0, "error", err);
-done:
-        verify_report_free(r);
+            verify_settled(cfg, pipeline_mapping(j->p), src, dst, j->table,
+                           RECHECKS, NULL, &out, err, sizeof(err)))
+                out = json_pack("{s:b, s:s}", "clean", 0, "error", err);
         mysql_close(src);
         mysql_close(dst);
         return out;
