@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "daemon/ferry_version.h"
 #include "daemon/http.h"
+#include "daemon/kafka_source.h"
 #include "daemon/metrics.h"
 #include "daemon/pipeline.h"
 
@@ -17,17 +18,86 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+/* What the loop drives: the direct pipeline or one Kafka role. Each
+ * flow owns its threads; the loop only starts, polls and stops it. */
+struct flow_ops {
+        const char *name;
+        int (*start)(const struct cfg *cfg, struct metrics *reg, void **out,
+                     char *errstr, size_t errstr_size);
+        void (*request_stop)(void *flow);
+        bool (*finished)(void *flow);
+        int (*free)(void *flow);
+        bool (*ready)(void *flow, char *reason, size_t reason_size);
+        void (*lags)(void *flow, double *source, double *sink,
+                     double *total);
+};
+
+static int direct_start(const struct cfg *cfg, struct metrics *reg,
+                        void **out, char *errstr, size_t errstr_size)
+{
+        struct pipeline *p = NULL;
+        int rc = pipeline_start(cfg, reg, &p, errstr, errstr_size);
+        *out = p;
+        return rc;
+}
+
+static void direct_request_stop(void *f) { pipeline_request_stop(f); }
+static bool direct_finished(void *f) { return pipeline_finished(f); }
+static int direct_free(void *f) { return pipeline_free(f); }
+static bool direct_ready(void *f, char *r, size_t n)
+{
+        return pipeline_ready(f, r, n);
+}
+static void direct_lags(void *f, double *a, double *b, double *c)
+{
+        pipeline_lags(f, a, b, c);
+}
+
+static const struct flow_ops direct_ops = {
+        "direct pipeline", direct_start, direct_request_stop,
+        direct_finished,   direct_free,  direct_ready,
+        direct_lags,
+};
+
+static int ksrc_start(const struct cfg *cfg, struct metrics *reg, void **out,
+                      char *errstr, size_t errstr_size)
+{
+        struct kafka_source *ks = NULL;
+        int rc = kafka_source_start(cfg, reg, &ks, errstr, errstr_size);
+        *out = ks;
+        return rc;
+}
+
+static void ksrc_request_stop(void *f) { kafka_source_request_stop(f); }
+static bool ksrc_finished(void *f) { return kafka_source_finished(f); }
+static int ksrc_free(void *f) { return kafka_source_free(f); }
+static bool ksrc_ready(void *f, char *r, size_t n)
+{
+        return kafka_source_ready(f, r, n);
+}
+static void ksrc_lags(void *f, double *a, double *b, double *c)
+{
+        kafka_source_lags(f, a, b, c);
+}
+
+static const struct flow_ops kafka_source_ops = {
+        "kafka source", ksrc_start,  ksrc_request_stop, ksrc_finished,
+        ksrc_free,      ksrc_ready, ksrc_lags,
+};
+
 struct service {
         struct cfg *cfg;
         struct event_base *base;
-        struct pipeline *pipe;
+        const struct flow_ops *ops;
+        void *flow;
         bool stopping;
         int status_ticks;
 };
 
 static bool ready_cb(void *opaque, char *reason, size_t reason_size)
 {
-        return pipeline_ready(opaque, reason, reason_size);
+        struct service *s = opaque;
+        return s->ops->ready(s->flow, reason, reason_size);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -42,7 +112,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
         log_info("signal %d: draining and stopping", (int)sig);
         s->stopping = true;
         sd_notify(0, "STOPPING=1");
-        pipeline_request_stop(s->pipe);
+        s->ops->request_stop(s->flow);
 }
 
 /* SIGHUP: re-read the file; apply what can change live, say what not. */
@@ -75,14 +145,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         struct service *s = arg;
         (void)fd;
         (void)what;
-        if (pipeline_finished(s->pipe)) {
+        if (s->ops->finished(s->flow)) {
                 event_base_loopbreak(s->base);
                 return;
         }
         sd_notify(0, "WATCHDOG=1");
         if (++s->status_ticks % 10 == 0) {
                 double src, sink, total;
-                pipeline_lags(s->pipe, &src, &sink, &total);
+                s->ops->lags(s->flow, &src, &sink, &total);
                 sd_notifyf(0, "STATUS=streaming, lag %.1fs (source %.1fs, "
                               "sink %.1fs)",
                            total, src, sink);
@@ -95,7 +165,11 @@ int service_run(struct cfg *cfg)
         char err[1024];
         int rc = 1;
 
-        if (cfg->daemon.transport != CFG_TRANSPORT_DIRECT) {
+        if (cfg->daemon.transport == CFG_TRANSPORT_DIRECT) {
+                s.ops = &direct_ops;
+        } else if (cfg->daemon.role == CFG_ROLE_SOURCE) {
+                s.ops = &kafka_source_ops;
+        } else {
                 log_error("transport = kafka is not built yet; use "
                           "transport = direct");
                 return 78;
@@ -104,7 +178,7 @@ int service_run(struct cfg *cfg)
         metrics_register_process(reg, FERRY_VERSION);
         s.base = event_base_new();
 
-        if (pipeline_start(cfg, reg, &s.pipe, err, sizeof(err))) {
+        if (s.ops->start(cfg, reg, &s.flow, err, sizeof(err))) {
                 log_error("cannot start: %s", err);
                 event_base_free(s.base);
                 metrics_free(reg);
@@ -113,7 +187,7 @@ int service_run(struct cfg *cfg)
         struct http_server *http = NULL;
         if (cfg->daemon.metrics_listen[0]) {
                 http = http_server_new(s.base, cfg->daemon.metrics_listen, reg,
-                                       ready_cb, s.pipe, err, sizeof(err));
+                                       ready_cb, &s, err, sizeof(err));
                 if (!http) {
                         log_error("%s", err);
                         goto out;
@@ -134,6 +208,7 @@ int service_run(struct cfg *cfg)
         event_add(tick, &period);
         signal(SIGPIPE, SIG_IGN);
 
+        log_info("starting the %s", s.ops->name);
         sd_notify(0, "READY=1\nSTATUS=starting the pipeline");
         event_base_dispatch(s.base);
 
@@ -142,7 +217,7 @@ int service_run(struct cfg *cfg)
         event_free(ev_hup);
         event_free(tick);
 out:
-        rc = pipeline_free(s.pipe) ? 1 : 0;
+        rc = s.ops->free(s.flow) ? 1 : 0;
         http_server_free(http);
         event_base_free(s.base);
         metrics_free(reg);
