@@ -30,7 +30,9 @@ class Topic:
         self.c = Consumer({"bootstrap.servers": bootstrap,
                            "group.id": "t-" + uuid.uuid4().hex[:8],
                            "enable.auto.commit": False,
-                           "auto.offset.reset": "earliest"})
+                           "auto.offset.reset": "earliest",
+                           # the outage test takes brokers down on purpose
+                           "log_level": 0})
         self.c.assign([TopicPartition(name, p, OFFSET_BEGINNING)
                        for p in range(partitions)])
         self.msgs = []  # (partition, offset, key dict, value dict|None)
@@ -284,6 +286,9 @@ def test_kill9_restart_at_least_once(server, db, kafka, tmp_path):
         time.sleep(1.0)  # the writer goes on without ferryd
         f = Ferryd(cfg)
         started(f)
+        m = f.wait_log(r"kafka source epoch starts gtid=(\S+)")
+        assert gtid_seq(m.group(1)) > 0
+        assert not any("first start" in line for line in f.log)
         time.sleep(2.0)
         w.stop()
         ok = t.wait(lambda m: check_at_least_once(w.expected, m) is None,
