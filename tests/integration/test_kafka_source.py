@@ -355,3 +355,60 @@ def test_broker_outage_pauses_and_recovers(server, db, kafka, tmp_path):
             w.stop_ev.set()
         f.kill()
         t.close()
+
+
+# -- (d) backfill progress is checkpointed and resumed after kill -9 ----
+def test_backfill_resumes_from_checkpoint(server, db, kafka, tmp_path):
+    n = 30000
+    prefix = "f" + uuid.uuid4().hex[:6]
+    topic = f"{prefix}.{db.name}.t3"
+    kafka.create_topic(topic, PARTITIONS)
+    db.execute("CREATE TABLE t3 (id INT PRIMARY KEY, v INT)",
+               f"INSERT INTO t3 SELECT seq, seq FROM seq_1_to_{n}")
+    # Slow acknowledgements make the backfill last long enough to be
+    # killed half way.
+    kafka.command("rtt all 50")
+    cfg = kafka_config(tmp_path, server, db.name, kafka, prefix,
+                       start="snapshot",
+                       rdkafka={"queue.buffering.max.messages": "300"})
+    f = Ferryd(cfg)
+    t = Topic(kafka.bootstrap, topic)
+    try:
+        started(f)
+        deadline = time.monotonic() + 30
+        pos = ""
+        while time.monotonic() < deadline:
+            pos = checkpoint(tmp_path)["snapshot"].get("t3", "")
+            if pos not in ("", "done"):
+                break
+            time.sleep(0.05)
+        assert pos not in ("", "done"), (pos, "".join(f.log[-20:]))
+        f.proc.kill()
+        f.proc.wait()
+        cp = checkpoint(tmp_path)
+        last = json.loads(cp["snapshot"]["t3"])[0]
+        assert 0 < last < n, cp
+        time.sleep(1.0)
+        t.poll(2.0)  # everything run 1 got into Kafka
+        before = len(t.msgs)
+
+        kafka.command("rtt all 0")
+        f = Ferryd(cfg)
+        m = f.wait_log(r"kafka source epoch starts gtid=\S+ backfill=(\w+)")
+        assert m.group(1) == "yes"
+        ok = t.wait(lambda msgs: {v["after"]["id"] for *_, v in msgs}
+                    >= set(range(1, n + 1)), timeout=40)
+        assert ok, (len(t.msgs), "".join(f.log[-20:]))
+        # Run 2 went on after the checkpointed key, not from the start.
+        run2 = [v["after"]["id"] for *_, v in t.msgs[before:]]
+        assert run2 and min(run2) > last, (min(run2), last)
+        assert all(v["op"] == "r" for *_, v in t.msgs)
+        deadline = time.monotonic() + 10
+        while checkpoint(tmp_path)["snapshot"]["t3"] != "done":
+            assert time.monotonic() < deadline, checkpoint(tmp_path)
+            time.sleep(0.2)
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        kafka.command("rtt all 0")
+        f.kill()
+        t.close()
