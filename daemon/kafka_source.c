@@ -45,7 +45,9 @@ struct kafka_source {
         struct metrics *reg;
 
         pthread_t thread;
-        atomic_bool stop;
+        atomic_bool stop;       /* the service asked us to stop */
+        atomic_bool epoch_stop; /* the epoch must end: stop, or a failure
+                                   the reader would not notice while idle */
         atomic_bool finished;
         atomic_bool ready;
         int result;
@@ -71,7 +73,8 @@ struct kafka_source {
         atomic_bool persist_failed;
         char persist_err[1024];
         uint64_t last_write_ms;
-        bool delivery_logged;
+        atomic_bool delivery_logged;
+        atomic_bool closing; /* purging at the epoch's end: not news */
 
         struct metric_gauge *m_connected, *m_source_lag, *m_in_flight;
         struct metric_counter *m_err_delivery, *m_err_kafka_fatal,
@@ -169,11 +172,13 @@ static void on_delivery(uint64_t seq, const char *topic, int err,
                 return;
         }
         kafka_acks_fail(ks->acks, seq, reason);
+        if (atomic_load(&ks->closing))
+                return;
+        atomic_store(&ks->epoch_stop, true);
         if (ks->m_err_delivery)
                 metric_counter_inc(ks->m_err_delivery);
         /* Every message after a failed one fails the same way: once. */
-        if (!ks->delivery_logged) {
-                ks->delivery_logged = true;
+        if (!atomic_exchange(&ks->delivery_logged, true)) {
                 log_error("kafka: delivery failed, restarting from the "
                           "checkpoint topic=%s seq=%llu: %s",
                           topic, (unsigned long long)seq, reason);
@@ -215,9 +220,13 @@ static void *ack_main(void *arg)
         while (!atomic_load(&ks->ack_stop)) {
                 /* A fatal error stops the producing thread: its next
                  * send fails. Here there is only to back off. */
-                if (kafka_producer_poll(ks->prod, 100))
+                if (kafka_producer_poll(ks->prod, 100)) {
+                        atomic_store(&ks->epoch_stop, true);
                         sleep_ms(100);
+                }
                 persist(ks, false);
+                if (atomic_load(&ks->persist_failed))
+                        atomic_store(&ks->epoch_stop, true);
         }
         return NULL;
 }
@@ -249,7 +258,7 @@ static int on_event(struct ferry_event *ev, void *opaque)
         }
         switch (ev->kind) {
         case FERRY_EV_ROW:
-                rc = kafka_producer_send(ks->prod, ev, &ks->stop, err,
+                rc = kafka_producer_send(ks->prod, ev, &ks->epoch_stop, err,
                                          sizeof(err));
                 if (rc == 0)
                         count_event(ks, ev);
@@ -446,6 +455,7 @@ static void end_epoch(struct kafka_source *ks, int flush_ms)
         ks->src = NULL;
         pthread_mutex_unlock(&ks->lock);
         /* Purged messages report failures into acks: free it last. */
+        atomic_store(&ks->closing, true);
         kafka_producer_free(prod);
         pthread_mutex_lock(&ks->lock);
         ks->acks = NULL;
@@ -496,7 +506,12 @@ static int run_epoch(struct kafka_source *ks)
         ks->cb_err[0] = '\0';
         atomic_store(&ks->persist_failed, false);
         atomic_store(&ks->ack_stop, false);
-        ks->delivery_logged = false;
+        atomic_store(&ks->delivery_logged, false);
+        atomic_store(&ks->closing, false);
+        /* In this order, a stop requested meanwhile is never lost. */
+        atomic_store(&ks->epoch_stop, false);
+        if (atomic_load(&ks->stop))
+                atomic_store(&ks->epoch_stop, true);
         ks->last_write_ms = 0;
         pthread_mutex_lock(&ks->lock);
         snprintf(ks->produced_gtid, sizeof(ks->produced_gtid), "%s", gtid);
@@ -530,24 +545,30 @@ static int run_epoch(struct kafka_source *ks)
 
         pthread_create(&ks->ack_thread, NULL, ack_main, ks);
         atomic_store(&ks->ready, true);
-        rc = binlog_source_run(src, on_event, ks, &ks->stop, err,
+        rc = binlog_source_run(src, on_event, ks, &ks->epoch_stop, err,
                                sizeof(err));
         atomic_store(&ks->ready, false);
 
-        if (rc == FERRY_ERR_STOP && ks->cb_rc) {
-                rc = ks->cb_rc;
+        /* Most specific cause first: the reader only saw "stop". */
+        char why[1024];
+        if (kafka_producer_fatal(ks->prod, why, sizeof(why))) {
+                snprintf(ks->error, sizeof(ks->error), "kafka: %s", why);
+                if (ks->m_err_kafka_fatal)
+                        metric_counter_inc(ks->m_err_kafka_fatal);
+                rc = FERRY_ERR_FATAL;
+        } else if (kafka_acks_failed(ks->acks, why, sizeof(why))) {
+                snprintf(ks->error, sizeof(ks->error), "kafka: %s", why);
+                rc = FERRY_ERR_RETRY;
+        } else if (atomic_load(&ks->persist_failed)) {
+                snprintf(ks->error, sizeof(ks->error), "%s", ks->persist_err);
+                rc = FERRY_ERR_FATAL;
+        } else if (ks->cb_rc) {
                 snprintf(ks->error, sizeof(ks->error), "%s", ks->cb_err);
+                rc = ks->cb_rc;
         } else if (rc != FERRY_ERR_STOP) {
                 snprintf(ks->error, sizeof(ks->error), "source: %s", err);
                 if (ks->m_err_source)
                         metric_counter_inc(ks->m_err_source);
-        }
-        char ferr[512];
-        if (ks->prod && kafka_producer_fatal(ks->prod, ferr, sizeof(ferr))) {
-                snprintf(ks->error, sizeof(ks->error), "kafka: %s", ferr);
-                if (ks->m_err_kafka_fatal)
-                        metric_counter_inc(ks->m_err_kafka_fatal);
-                rc = FERRY_ERR_FATAL;
         }
         end_epoch(ks, rc == FERRY_ERR_STOP ? STOP_FLUSH_MS : ERROR_FLUSH_MS);
         if (rc == FERRY_ERR_STOP && atomic_load(&ks->persist_failed)) {
@@ -701,6 +722,7 @@ int kafka_source_start(const struct cfg *cfg, struct metrics *reg,
 void kafka_source_request_stop(struct kafka_source *ks)
 {
         atomic_store(&ks->stop, true);
+        atomic_store(&ks->epoch_stop, true);
 }
 
 bool kafka_source_finished(struct kafka_source *ks)
@@ -764,7 +786,8 @@ int kafka_source_barrier(struct kafka_source *ks, const char *id,
                 snprintf(errstr, errstr_size, "kafka source not running");
                 rc = FERRY_ERR_RETRY;
         } else {
-                rc = kafka_producer_barrier(ks->prod, id, gtid, &ks->stop,
+                rc = kafka_producer_barrier(ks->prod, id, gtid,
+                                            &ks->epoch_stop,
                                             errstr, errstr_size);
         }
         pthread_mutex_unlock(&ks->lock);

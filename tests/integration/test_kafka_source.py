@@ -412,3 +412,42 @@ def test_backfill_resumes_from_checkpoint(server, db, kafka, tmp_path):
         kafka.command("rtt all 0")
         f.kill()
         t.close()
+
+
+# -- messages the cluster never took: restart from the checkpoint -------
+def test_delivery_timeout_restarts_from_checkpoint(server, db, kafka,
+                                                   tmp_path):
+    prefix = "f" + uuid.uuid4().hex[:6]
+    topic = setup_t2(db, kafka, prefix)
+    cfg = kafka_config(tmp_path, server, db.name, kafka, prefix,
+                       rdkafka={"message.timeout.ms": "2000"})
+    f = Ferryd(cfg)
+    t = Topic(kafka.bootstrap, topic)
+    w = None
+    try:
+        started(f)
+        w = Writer(server, db.name)
+        w.start()
+        assert t.wait(lambda m: len(m) > 100, timeout=20)
+        ids = kafka.broker_ids()
+        for b in ids:
+            kafka.broker_down(b)
+        f.wait_log(r"delivery failed, restarting from the checkpoint",
+                   timeout=15)
+        time.sleep(1.0)
+        for b in ids:
+            kafka.broker_up(b)
+        time.sleep(2.0)
+        w.stop()
+        ok = t.wait(lambda m: check_at_least_once(w.expected, m) is None,
+                    timeout=40)
+        assert ok, (check_at_least_once(w.expected, t.msgs) + "\n" +
+                    "".join(f.log[-30:]))
+        assert any("kafka source restarting" in line for line in f.log)
+        assert f.proc.poll() is None
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        if w and not w.stop_ev.is_set():
+            w.stop_ev.set()
+        f.kill()
+        t.close()
