@@ -9,6 +9,7 @@ import os
 import re
 import threading
 import time
+import urllib.request
 import uuid
 
 import MySQLdb
@@ -166,6 +167,16 @@ def test_rows_keys_order_tombstones_checkpoint(server, db, kafka, tmp_path):
                                                   src["gtid"])
         d2 = keys[k(2)][1]
         assert d2["after"] is None and d2["before"]["id"] == 2
+
+        port = f.wait_log(r"metrics listening .* port=(\d+)").group(1)
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            metrics = r.read().decode()
+        assert f'ferry_kafka_messages_produced_total{{topic="{topic}"}} 25' \
+            in metrics, metrics
+        assert 'ferry_events_total{table="t1",op="c"} 11' in metrics
+        assert "ferry_kafka_messages_in_flight 0" in metrics
+        assert "ferry_source_connected 1" in metrics
 
         # (d) the checkpoint is JSON, covers the snapshot, and advances
         deadline = time.monotonic() + 10
