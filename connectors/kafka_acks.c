@@ -25,8 +25,8 @@ struct point {
 
 struct kafka_acks {
         pthread_mutex_t lock;
-        uint64_t done;  /* 1..done all acknowledged */
-        uint8_t *ring;  /* ring[s % cap]: s in (done, done + cap] acked */
+        uint64_t done; /* 1..done all acknowledged */
+        uint8_t *ring; /* ring[s % cap]: s in (done, done + cap] acked */
         size_t cap;
         struct point *head, *tail; /* pending, in commit order */
         char *durable;             /* newest durable, not yet taken */

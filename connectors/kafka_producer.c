@@ -21,7 +21,7 @@
 #include <time.h>
 
 /* A full queue for longer than this is worth one log line. */
-#define QUEUE_FULL_LOG_MS 1000
+#define QUEUE_FULL_LOG_MS   1000
 #define METADATA_TIMEOUT_MS 5000
 
 struct ktopic {
@@ -101,13 +101,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
         if (!m->err && atomic_exchange(&p->outage, false))
                 log_info("kafka: brokers reachable again, deliveries "
                          "resumed");
-        p->dr(seq, rd_kafka_topic_name(m->rkt),
-              m->err ? FERRY_ERR_RETRY : 0,
+        p->dr(seq, rd_kafka_topic_name(m->rkt), m->err ? FERRY_ERR_RETRY : 0,
               m->err ? rd_kafka_err2str(m->err) : NULL, p->opaque);
 }
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque)
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
         struct kafka_producer *p = opaque;
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -116,8 +114,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
                         rd_kafka_fatal_error(rk, why, sizeof(why));
                 pthread_mutex_lock(&p->fatal_lock);
                 snprintf(p->fatal_reason, sizeof(p->fatal_reason),
-                         "fatal producer error %s: %s",
-                         rd_kafka_err2name(orig), why);
+                         "fatal producer error %s: %s", rd_kafka_err2name(orig),
+                         why);
                 pthread_mutex_unlock(&p->fatal_lock);
                 atomic_store(&p->fatal, true);
                 log_error("kafka: fatal producer error %s: %s",
@@ -197,8 +195,7 @@ struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *o,
         char why[512];
         p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
         if (!p->rk) {
-                snprintf(errstr, errstr_size, "creating the producer: %s",
-                         why);
+                snprintf(errstr, errstr_size, "creating the producer: %s", why);
                 /* rd_kafka_new takes the conf only on success */
                 rd_kafka_conf_destroy(conf);
                 kafka_producer_free(p);
@@ -297,8 +294,7 @@ static int produce(struct kafka_producer *p, rd_kafka_topic_t *rkt,
                 rd_kafka_resp_err_t e = rd_kafka_last_error();
                 if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                         snprintf(errstr, errstr_size, "producing to %s: %s",
-                                 rd_kafka_topic_name(rkt),
-                                 rd_kafka_err2str(e));
+                                 rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
                         return classify(e);
                 }
                 if (atomic_load(&p->fatal)) {
@@ -339,8 +335,8 @@ int kafka_producer_send(struct kafka_producer *p, const struct ferry_event *ev,
         }
         int rc;
         pthread_mutex_lock(&p->lock);
-        struct ktopic *kt = topic_get(p, ev->table->db, ev->table->name,
-                                      errstr, errstr_size);
+        struct ktopic *kt = topic_get(p, ev->table->db, ev->table->name, errstr,
+                                      errstr_size);
         if (!kt) {
                 rc = FERRY_ERR_FATAL;
                 goto out;
@@ -348,12 +344,11 @@ int kafka_producer_send(struct kafka_producer *p, const struct ferry_event *ev,
         buf_reset(&p->key);
         buf_reset(&p->value);
         if ((rc = event_json_write_key(ev, &p->key, errstr, errstr_size)) ||
-            (rc = event_json_write(ev, &p->jopts, wall_ms(), &p->value,
-                                   errstr, errstr_size)))
+            (rc = event_json_write(ev, &p->jopts, wall_ms(), &p->value, errstr,
+                                   errstr_size)))
                 goto out;
-        rc = produce(p, kt->rkt, RD_KAFKA_PARTITION_UA, p->key.data,
-                     p->key.len, p->value.data, p->value.len, stop, errstr,
-                     errstr_size);
+        rc = produce(p, kt->rkt, RD_KAFKA_PARTITION_UA, p->key.data, p->key.len,
+                     p->value.data, p->value.len, stop, errstr, errstr_size);
         /* The tombstone lets log compaction forget the deleted key; it
          * follows the delete on the same partition. */
         if (rc == 0 && ev->op == FERRY_OP_DELETE)
@@ -371,14 +366,15 @@ int kafka_producer_barrier(struct kafka_producer *p, const char *id,
         struct buf key, value;
         int rc = 0;
         json_t *k = json_pack("{s:s}", "__ferry_barrier", id);
-        json_t *v = json_pack("{s:s, s:s, s:{s:s}}", "op", "barrier",
-                              "barrier", id, "source", "gtid", gtid);
+        json_t *v = json_pack("{s:s, s:s, s:{s:s}}", "op", "barrier", "barrier",
+                              id, "source", "gtid", gtid);
         buf_init(&key);
         buf_init(&value);
         if (!k || !v || event_json_dump(k, &key) ||
             event_json_dump(v, &value)) {
-                snprintf(errstr, errstr_size, "barrier id or gtid is not "
-                                              "valid UTF-8");
+                snprintf(errstr, errstr_size,
+                         "barrier id or gtid is not "
+                         "valid UTF-8");
                 rc = FERRY_ERR_DATA;
                 goto out;
         }
@@ -386,15 +382,16 @@ int kafka_producer_barrier(struct kafka_producer *p, const char *id,
         for (size_t i = 0; i < p->ntopics && rc == 0; i++) {
                 rd_kafka_topic_t *rkt = p->topics[i].rkt;
                 const struct rd_kafka_metadata *md = NULL;
-                rd_kafka_resp_err_t e = rd_kafka_metadata(
-                        p->rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
+                rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, rkt, &md,
+                                                          METADATA_TIMEOUT_MS);
                 if (!e && (md->topic_cnt != 1 || md->topics[0].err))
                         e = md->topic_cnt ? md->topics[0].err
                                           : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
                 if (e) {
-                        snprintf(errstr, errstr_size, "barrier: metadata of "
-                                 "%s: %s", rd_kafka_topic_name(rkt),
-                                 rd_kafka_err2str(e));
+                        snprintf(errstr, errstr_size,
+                                 "barrier: metadata of "
+                                 "%s: %s",
+                                 rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
                         rc = FERRY_ERR_RETRY;
                 } else {
                         int n = md->topics[0].partition_cnt;
@@ -405,8 +402,7 @@ int kafka_producer_barrier(struct kafka_producer *p, const char *id,
                         if (rc == 0)
                                 log_info("kafka: barrier produced id=%s "
                                          "topic=%s partitions=%d gtid=%s",
-                                         id, rd_kafka_topic_name(rkt), n,
-                                         gtid);
+                                         id, rd_kafka_topic_name(rkt), n, gtid);
                 }
                 if (md)
                         rd_kafka_metadata_destroy(md);
@@ -426,8 +422,8 @@ int kafka_producer_poll(struct kafka_producer *p, int timeout_ms)
         return atomic_load(&p->fatal) ? FERRY_ERR_FATAL : 0;
 }
 
-int kafka_producer_flush(struct kafka_producer *p, int timeout_ms,
-                         char *errstr, size_t errstr_size)
+int kafka_producer_flush(struct kafka_producer *p, int timeout_ms, char *errstr,
+                         size_t errstr_size)
 {
         rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
         if (atomic_load(&p->fatal)) {
@@ -435,7 +431,8 @@ int kafka_producer_flush(struct kafka_producer *p, int timeout_ms,
                 return FERRY_ERR_FATAL;
         }
         if (e) {
-                snprintf(errstr, errstr_size, "flush: %d messages still in "
+                snprintf(errstr, errstr_size,
+                         "flush: %d messages still in "
                          "flight after %dms",
                          rd_kafka_outq_len(p->rk), timeout_ms);
                 return FERRY_ERR_RETRY;

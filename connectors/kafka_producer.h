@@ -87,8 +87,8 @@ int kafka_producer_poll(struct kafka_producer *p, int timeout_ms) FERRY_WUR;
 
 /* @brief Waits until every message is delivered or failed.
  * @returns 0, FERRY_ERR_RETRY on timeout, FERRY_ERR_FATAL. */
-int kafka_producer_flush(struct kafka_producer *p, int timeout_ms,
-                         char *errstr, size_t errstr_size) FERRY_WUR;
+int kafka_producer_flush(struct kafka_producer *p, int timeout_ms, char *errstr,
+                         size_t errstr_size) FERRY_WUR;
 
 /* @returns the sequence number of the last message produced (0: none).
  * @context any */

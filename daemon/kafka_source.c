@@ -30,9 +30,9 @@
 #include <string.h>
 #include <time.h>
 
-#define CHECKPOINT_EVERY_MS 100 /* at most this often while busy */
-#define STOP_FLUSH_MS 10000     /* a clean stop waits this long for acks */
-#define ERROR_FLUSH_MS 3000     /* ... an epoch ending in error this long */
+#define CHECKPOINT_EVERY_MS 100   /* at most this often while busy */
+#define STOP_FLUSH_MS       10000 /* a clean stop waits this long for acks */
+#define ERROR_FLUSH_MS      3000  /* ... an epoch ending in error this long */
 
 struct counter_slot {
         char *name;
@@ -129,8 +129,8 @@ static void count_event(struct kafka_source *ks, const struct ferry_event *ev)
                         return;
                 }
         char op[2] = {(char)ev->op, 0};
-        ks->events = xrealloc(ks->events,
-                              (ks->nevents + 1) * sizeof(*ks->events));
+        ks->events =
+                xrealloc(ks->events, (ks->nevents + 1) * sizeof(*ks->events));
         struct counter_slot *s = &ks->events[ks->nevents++];
         s->name = xstrdup(ev->table->name);
         s->op = (char)ev->op;
@@ -149,8 +149,8 @@ static void count_topic(struct kafka_source *ks, const char *topic)
                 if (!strcmp(ks->topics[i].name, topic))
                         s = &ks->topics[i];
         if (!s) {
-                ks->topics = xrealloc(ks->topics, (ks->ntopics + 1) *
-                                                          sizeof(*ks->topics));
+                ks->topics = xrealloc(ks->topics,
+                                      (ks->ntopics + 1) * sizeof(*ks->topics));
                 s = &ks->topics[ks->ntopics++];
                 s->name = xstrdup(topic);
                 s->c = metrics_counter(ks->reg, FERRY_M_KAFKA_PRODUCED_TOTAL,
@@ -206,7 +206,8 @@ static void persist(struct kafka_source *ks, bool force)
                 if (ks->m_err_checkpoint)
                         metric_counter_inc(ks->m_err_checkpoint);
                 log_error("kafka source: cannot write the checkpoint, "
-                          "stopping: %s", err);
+                          "stopping: %s",
+                          err);
         } else {
                 log_debug("kafka source: checkpoint %s", text);
         }
@@ -335,8 +336,7 @@ static int first_start(struct kafka_source *ks, char **gtid, json_t **snap)
                 MYSQL_RES *res = bad ? NULL : mysql_store_result(my);
                 if (!res) {
                         snprintf(ks->error, sizeof(ks->error),
-                                 "source: listing tables: %s",
-                                 mysql_error(my));
+                                 "source: listing tables: %s", mysql_error(my));
                         rc = db_classify(mysql_errno(my));
                         goto out;
                 }
@@ -345,8 +345,7 @@ static int first_start(struct kafka_source *ks, char **gtid, json_t **snap)
                         if (table_filter_match(cfg->source.db.database,
                                                cfg->source.tables,
                                                cfg->source.n_tables,
-                                               cfg->source.db.database,
-                                               row[0]))
+                                               cfg->source.db.database, row[0]))
                                 json_object_set_new(*snap, row[0],
                                                     json_string(""));
                 mysql_free_result(res);
@@ -388,8 +387,8 @@ static struct snapshot *plan_snapshot(struct kafka_source *ks, json_t *marks)
                 n++;
         }
         struct db_endpoint ep = endpoint(&ks->cfg->source.db);
-        struct snapshot *snap = snapshot_new(&ep, ks->cfg->source.server_id,
-                                             st, n, 100, 0);
+        struct snapshot *snap =
+                snapshot_new(&ep, ks->cfg->source.server_id, st, n, 100, 0);
         free(st);
         if (snapshot_active(snap))
                 return snap;
@@ -462,9 +461,9 @@ static void end_epoch(struct kafka_source *ks, int flush_ms)
         pthread_mutex_unlock(&ks->lock);
         kafka_acks_free(acks);
         if (src && ks->m_reconnects)
-                metric_counter_add(ks->m_reconnects,
-                                   atomic_load(&binlog_source_stats(src)
-                                                       ->reconnects));
+                metric_counter_add(
+                        ks->m_reconnects,
+                        atomic_load(&binlog_source_stats(src)->reconnects));
         binlog_source_free(src);
         json_decref(ks->marks);
         ks->marks = NULL;
@@ -486,7 +485,8 @@ static int run_epoch(struct kafka_source *ks)
                 if ((rc = first_start(ks, &gtid, &marks)))
                         return rc;
         } else if (rc) {
-                snprintf(ks->error, sizeof(ks->error), "checkpoint: %s "
+                snprintf(ks->error, sizeof(ks->error),
+                         "checkpoint: %s "
                          "(move it away to start over from [source] start)",
                          err);
                 return FERRY_ERR_FATAL;
@@ -665,12 +665,10 @@ void kafka_source_lags(struct kafka_source *ks, double *source, double *sink,
                 lag = (double)(now > last_event ? now - last_event : 0) /
                       1000.0;
         else
-                lag = (double)(now > last_seen ? now - last_seen : 0) /
-                      1000.0;
+                lag = (double)(now > last_seen ? now - last_seen : 0) / 1000.0;
         /* ... but a change is only delivered once Kafka has it: during a
          * broker outage the oldest unacknowledged commit ages. */
-        if (pending && now > pending &&
-            (double)(now - pending) / 1000.0 > lag)
+        if (pending && now > pending && (double)(now - pending) / 1000.0 > lag)
                 lag = (double)(now - pending) / 1000.0;
         *source = lag;
         *sink = 0;
@@ -691,28 +689,26 @@ int kafka_source_start(const struct cfg *cfg, struct metrics *reg,
         pthread_mutex_init(&ks->lock, NULL);
         pthread_mutex_init(&ks->topics_lock, NULL);
         if (reg) {
-                ks->m_connected = metrics_gauge(reg, FERRY_M_SOURCE_CONNECTED,
-                                                NULL);
+                ks->m_connected =
+                        metrics_gauge(reg, FERRY_M_SOURCE_CONNECTED, NULL);
                 metric_gauge_bind(ks->m_connected, gauge_connected, ks);
-                ks->m_source_lag = metrics_gauge(
-                        reg, FERRY_M_SOURCE_LAG_SECONDS, NULL);
+                ks->m_source_lag =
+                        metrics_gauge(reg, FERRY_M_SOURCE_LAG_SECONDS, NULL);
                 metric_gauge_bind(ks->m_source_lag, gauge_source_lag, ks);
-                ks->m_in_flight = metrics_gauge(reg, FERRY_M_KAFKA_IN_FLIGHT,
-                                                NULL);
+                ks->m_in_flight =
+                        metrics_gauge(reg, FERRY_M_KAFKA_IN_FLIGHT, NULL);
                 metric_gauge_bind(ks->m_in_flight, gauge_in_flight, ks);
                 ks->m_reconnects = metrics_counter(
                         reg, FERRY_M_SOURCE_RECONNECTS_TOTAL, NULL);
-                ks->m_err_delivery = metrics_counter(
-                        reg, FERRY_M_ERRORS_TOTAL, "kind", "kafka_delivery",
-                        NULL);
+                ks->m_err_delivery =
+                        metrics_counter(reg, FERRY_M_ERRORS_TOTAL, "kind",
+                                        "kafka_delivery", NULL);
                 ks->m_err_kafka_fatal = metrics_counter(
-                        reg, FERRY_M_ERRORS_TOTAL, "kind", "kafka_fatal",
-                        NULL);
+                        reg, FERRY_M_ERRORS_TOTAL, "kind", "kafka_fatal", NULL);
                 ks->m_err_source = metrics_counter(reg, FERRY_M_ERRORS_TOTAL,
                                                    "kind", "source", NULL);
                 ks->m_err_checkpoint = metrics_counter(
-                        reg, FERRY_M_ERRORS_TOTAL, "kind", "checkpoint",
-                        NULL);
+                        reg, FERRY_M_ERRORS_TOTAL, "kind", "checkpoint", NULL);
         }
         pthread_create(&ks->thread, NULL, kafka_source_main, ks);
         *ksp = ks;
@@ -773,8 +769,8 @@ bool kafka_source_ready(struct kafka_source *ks, char *reason,
         return true;
 }
 
-int kafka_source_barrier(struct kafka_source *ks, const char *id,
-                         char *errstr, size_t errstr_size)
+int kafka_source_barrier(struct kafka_source *ks, const char *id, char *errstr,
+                         size_t errstr_size)
 {
         char gtid[1024];
         int rc;
@@ -786,8 +782,7 @@ int kafka_source_barrier(struct kafka_source *ks, const char *id,
                 snprintf(errstr, errstr_size, "kafka source not running");
                 rc = FERRY_ERR_RETRY;
         } else {
-                rc = kafka_producer_barrier(ks->prod, id, gtid,
-                                            &ks->epoch_stop,
+                rc = kafka_producer_barrier(ks->prod, id, gtid, &ks->epoch_stop,
                                             errstr, errstr_size);
         }
         pthread_mutex_unlock(&ks->lock);

@@ -57,7 +57,7 @@ void kafka_source_lags(struct kafka_source *ks, double *source, double *sink,
  *          another FERRY_ERR_*.
  * @context any (not yet wired to a control command)
  */
-int kafka_source_barrier(struct kafka_source *ks, const char *id,
-                         char *errstr, size_t errstr_size) FERRY_WUR;
+int kafka_source_barrier(struct kafka_source *ks, const char *id, char *errstr,
+                         size_t errstr_size) FERRY_WUR;
 
 #endif

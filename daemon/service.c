@@ -28,12 +28,11 @@ struct flow_ops {
         bool (*finished)(void *flow);
         int (*free)(void *flow);
         bool (*ready)(void *flow, char *reason, size_t reason_size);
-        void (*lags)(void *flow, double *source, double *sink,
-                     double *total);
+        void (*lags)(void *flow, double *source, double *sink, double *total);
 };
 
-static int direct_start(const struct cfg *cfg, struct metrics *reg,
-                        void **out, char *errstr, size_t errstr_size)
+static int direct_start(const struct cfg *cfg, struct metrics *reg, void **out,
+                        char *errstr, size_t errstr_size)
 {
         struct pipeline *p = NULL;
         int rc = pipeline_start(cfg, reg, &p, errstr, errstr_size);
@@ -41,9 +40,18 @@ static int direct_start(const struct cfg *cfg, struct metrics *reg,
         return rc;
 }
 
-static void direct_request_stop(void *f) { pipeline_request_stop(f); }
-static bool direct_finished(void *f) { return pipeline_finished(f); }
-static int direct_free(void *f) { return pipeline_free(f); }
+static void direct_request_stop(void *f)
+{
+        pipeline_request_stop(f);
+}
+static bool direct_finished(void *f)
+{
+        return pipeline_finished(f);
+}
+static int direct_free(void *f)
+{
+        return pipeline_free(f);
+}
 static bool direct_ready(void *f, char *r, size_t n)
 {
         return pipeline_ready(f, r, n);
@@ -54,9 +62,8 @@ static void direct_lags(void *f, double *a, double *b, double *c)
 }
 
 static const struct flow_ops direct_ops = {
-        "direct pipeline", direct_start, direct_request_stop,
-        direct_finished,   direct_free,  direct_ready,
-        direct_lags,
+        "direct pipeline", direct_start, direct_request_stop, direct_finished,
+        direct_free,       direct_ready, direct_lags,
 };
 
 static int ksrc_start(const struct cfg *cfg, struct metrics *reg, void **out,
@@ -68,9 +75,18 @@ static int ksrc_start(const struct cfg *cfg, struct metrics *reg, void **out,
         return rc;
 }
 
-static void ksrc_request_stop(void *f) { kafka_source_request_stop(f); }
-static bool ksrc_finished(void *f) { return kafka_source_finished(f); }
-static int ksrc_free(void *f) { return kafka_source_free(f); }
+static void ksrc_request_stop(void *f)
+{
+        kafka_source_request_stop(f);
+}
+static bool ksrc_finished(void *f)
+{
+        return kafka_source_finished(f);
+}
+static int ksrc_free(void *f)
+{
+        return kafka_source_free(f);
+}
 static bool ksrc_ready(void *f, char *r, size_t n)
 {
         return kafka_source_ready(f, r, n);
@@ -81,7 +97,7 @@ static void ksrc_lags(void *f, double *a, double *b, double *c)
 }
 
 static const struct flow_ops kafka_source_ops = {
-        "kafka source", ksrc_start,  ksrc_request_stop, ksrc_finished,
+        "kafka source", ksrc_start, ksrc_request_stop, ksrc_finished,
         ksrc_free,      ksrc_ready, ksrc_lags,
 };
 

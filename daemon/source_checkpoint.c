@@ -13,8 +13,7 @@
 #include <unistd.h>
 
 int source_checkpoint_read(const char *state_dir, char **gtid,
-                           json_t **snapshot, char *errstr,
-                           size_t errstr_size)
+                           json_t **snapshot, char *errstr, size_t errstr_size)
 {
         char path[4096];
         json_error_t jerr;
@@ -33,8 +32,10 @@ int source_checkpoint_read(const char *state_dir, char **gtid,
         json_t *g = json_object_get(root, "gtid");
         json_t *s = json_object_get(root, "snapshot");
         if (!json_is_string(g) || (s && !json_is_object(s))) {
-                snprintf(errstr, errstr_size, "%s: needs \"gtid\" (a string) "
-                         "and optionally \"snapshot\" (an object)", path);
+                snprintf(errstr, errstr_size,
+                         "%s: needs \"gtid\" (a string) "
+                         "and optionally \"snapshot\" (an object)",
+                         path);
                 json_decref(root);
                 return FERRY_ERR_FATAL;
         }
@@ -43,8 +44,10 @@ int source_checkpoint_read(const char *state_dir, char **gtid,
         json_object_foreach(s, k, v)
         {
                 if (!json_is_string(v)) {
-                        snprintf(errstr, errstr_size, "%s: snapshot.%s is "
-                                 "not a string", path, k);
+                        snprintf(errstr, errstr_size,
+                                 "%s: snapshot.%s is "
+                                 "not a string",
+                                 path, k);
                         json_decref(root);
                         return FERRY_ERR_FATAL;
                 }
@@ -72,8 +75,7 @@ void source_checkpoint_format(const char *gtid, const json_t *snapshot,
 static int fail_errno(char *errstr, size_t errstr_size, const char *what,
                       const char *path)
 {
-        snprintf(errstr, errstr_size, "%s %s: %s", what, path,
-                 strerror(errno));
+        snprintf(errstr, errstr_size, "%s %s: %s", what, path, strerror(errno));
         return FERRY_ERR_FATAL;
 }
 
@@ -99,8 +101,7 @@ int source_checkpoint_write(const char *state_dir, const char *text,
                         int e = errno;
                         close(fd);
                         errno = e;
-                        return fail_errno(errstr, errstr_size, "writing",
-                                          tmp);
+                        return fail_errno(errstr, errstr_size, "writing", tmp);
                 }
                 off += (size_t)w;
         }

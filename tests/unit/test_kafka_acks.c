@@ -76,7 +76,7 @@ static void test_failure(void)
         CHECK_STR(d, "one");
         free(d);
         CHECK(kafka_acks_take_durable(a) == NULL); /* never past 2 */
-        kafka_acks_free(a); /* frees the pending point */
+        kafka_acks_free(a);                        /* frees the pending point */
         kafka_acks_free(NULL);
 }
 

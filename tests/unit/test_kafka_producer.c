@@ -47,23 +47,21 @@ static struct ferry_event *row(struct ferry_table *t, enum ferry_op op,
                                int64_t id)
 {
         bool before = op != FERRY_OP_CREATE, after = op != FERRY_OP_DELETE;
-        struct ferry_event *ev = ferry_event_new(FERRY_EV_ROW, t, before,
-                                                 after, "bin.000001", 0,
-                                                 NULL);
+        struct ferry_event *ev = ferry_event_new(FERRY_EV_ROW, t, before, after,
+                                                 "bin.000001", 0, NULL);
         ev->op = op;
         ev->pos.gtid = (struct gtid){0, 1, 7};
         struct ferry_value *img = after ? ev->after : ev->before;
         img[0] = (struct ferry_value){.kind = FERRY_V_INT, .i = id};
-        img[1] = (struct ferry_value){.kind = FERRY_V_TEXT, .len = 1,
-                                      .p = "x"};
+        img[1] = (struct ferry_value){.kind = FERRY_V_TEXT, .len = 1, .p = "x"};
         if (before && after)
                 ev->before[0] = ev->after[0], ev->before[1] = ev->after[1];
         return ev;
 }
 
 /* Reads every message of TOPIC; returns how many, filling the arrays. */
-static int consume(const char *bootstrap, char **keys, char **vals,
-                   int *parts, int max)
+static int consume(const char *bootstrap, char **keys, char **vals, int *parts,
+                   int max)
 {
         char err[256];
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -72,8 +70,7 @@ static int consume(const char *bootstrap, char **keys, char **vals,
         rd_kafka_conf_set(conf, "group.id", "unit", err, sizeof(err));
         rd_kafka_conf_set(conf, "enable.partition.eof", "true", err,
                           sizeof(err));
-        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err,
-                                     sizeof(err));
+        rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new(PARTS);
         for (int p = 0; p < PARTS; p++)
@@ -107,8 +104,8 @@ int main(void)
 {
         char err[512];
         rd_kafka_conf_t *mconf = rd_kafka_conf_new();
-        rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err,
-                                       sizeof(err));
+        rd_kafka_t *mrk =
+                rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
         rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(mrk, 3);
         rd_kafka_mock_topic_create(mc, TOPIC, PARTS, 3);
         const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
