@@ -460,3 +460,8 @@ bool kafka_producer_fatal(struct kafka_producer *p, char *errstr,
         pthread_mutex_unlock(&p->fatal_lock);
         return true;
 }
+
+bool kafka_producer_outage(struct kafka_producer *p)
+{
+        return atomic_load(&p->outage);
+}

@@ -102,6 +102,10 @@ int kafka_producer_in_flight(struct kafka_producer *p);
 bool kafka_producer_fatal(struct kafka_producer *p, char *errstr,
                           size_t errstr_size);
 
+/* @returns true while librdkafka reports every broker down (from the
+ * report until the next successful delivery). @context any */
+bool kafka_producer_outage(struct kafka_producer *p);
+
 /* @returns the topic name for a table, "<prefix>.<db>.<table>", into out. */
 void kafka_topic_name(const char *prefix, const char *db, const char *table,
                       char *out, size_t out_size);

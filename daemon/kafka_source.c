@@ -766,6 +766,13 @@ bool kafka_source_ready(struct kafka_source *ks, char *reason,
                 snprintf(reason, reason_size, "producer not running");
                 return false;
         }
+        pthread_mutex_lock(&ks->lock);
+        bool outage = ks->prod && kafka_producer_outage(ks->prod);
+        pthread_mutex_unlock(&ks->lock);
+        if (outage) {
+                snprintf(reason, reason_size, "kafka: all brokers down");
+                return false;
+        }
         return true;
 }
 

@@ -9,6 +9,7 @@ import os
 import re
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 
@@ -314,6 +315,16 @@ def test_kill9_restart_at_least_once(server, db, kafka, tmp_path):
         t.close()
 
 
+def readyz(f):
+    port = f.wait_log(r"metrics listening .* port=(\d+)").group(1)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
+                                    timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
@@ -346,6 +357,7 @@ def test_broker_outage_pauses_and_recovers(server, db, kafka, tmp_path):
             time.sleep(0.5)
             peak = max(peak, rss_kb(f.proc.pid))
             assert f.proc.poll() is None, "".join(f.log[-20:])
+        assert readyz(f) == 503  # not ready while Kafka is away
         for b in ids:
             kafka.broker_up(b)
         time.sleep(2.0)
@@ -360,6 +372,7 @@ def test_broker_outage_pauses_and_recovers(server, db, kafka, tmp_path):
         assert "producer queue full" in log, log[-3000:]
         # Bounded: the queue limit, not the outage length, caps memory.
         assert peak - rss_before < 100 * 1024, (rss_before, peak)
+        assert readyz(f) == 200
         assert f.stop() == 0, "".join(f.log[-20:])
     finally:
         if w and not w.stop_ev.is_set():
