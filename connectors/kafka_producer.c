@@ -23,6 +23,10 @@
 /* A full queue for longer than this is worth one log line. */
 #define QUEUE_FULL_LOG_MS   1000
 #define METADATA_TIMEOUT_MS 5000
+/* During an outage, how often the polling thread asks for metadata to
+ * notice a cluster that is back while nothing is being produced. */
+#define PROBE_EVERY_MS   1000
+#define PROBE_TIMEOUT_MS 500
 
 struct ktopic {
         char *db;
@@ -46,7 +50,8 @@ struct kafka_producer {
         struct buf key;
         struct buf value;
 
-        atomic_bool outage; /* all brokers down, not yet delivering again */
+        atomic_bool outage;     /* all brokers down, not yet delivering again */
+        uint64_t last_probe_ms; /* polling thread only */
         atomic_bool fatal;
         pthread_mutex_t fatal_lock;
         char fatal_reason[512];
@@ -419,6 +424,19 @@ out:
 int kafka_producer_poll(struct kafka_producer *p, int timeout_ms)
 {
         rd_kafka_poll(p->rk, timeout_ms);
+        /* A delivery ends an outage; an idle source has none, so ask. */
+        uint64_t now = mono_ms();
+        if (atomic_load(&p->outage) &&
+            now - p->last_probe_ms >= PROBE_EVERY_MS) {
+                const struct rd_kafka_metadata *md = NULL;
+                p->last_probe_ms = now;
+                if (rd_kafka_metadata(p->rk, 0, NULL, &md, PROBE_TIMEOUT_MS) ==
+                            RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    atomic_exchange(&p->outage, false))
+                        log_info("kafka: brokers reachable again");
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+        }
         return atomic_load(&p->fatal) ? FERRY_ERR_FATAL : 0;
 }
 

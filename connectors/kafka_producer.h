@@ -81,7 +81,8 @@ int kafka_producer_barrier(struct kafka_producer *p, const char *id,
                            const char *gtid, atomic_bool *stop, char *errstr,
                            size_t errstr_size) FERRY_WUR;
 
-/* @brief Serves delivery reports and errors for up to timeout_ms.
+/* @brief Serves delivery reports and errors for up to timeout_ms; during
+ * an outage also probes the cluster about once a second.
  * @returns 0 or FERRY_ERR_FATAL once the producer had a fatal error. */
 int kafka_producer_poll(struct kafka_producer *p, int timeout_ms) FERRY_WUR;
 

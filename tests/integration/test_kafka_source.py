@@ -475,3 +475,30 @@ def test_delivery_timeout_restarts_from_checkpoint(server, db, kafka,
             w.stop_ev.set()
         f.kill()
         t.close()
+
+
+# -- an outage while idle is noticed, and so is the recovery ------------
+def test_idle_outage_readiness(server, db, kafka, tmp_path):
+    prefix = "f" + uuid.uuid4().hex[:6]
+    setup_t2(db, kafka, prefix)
+    cfg = kafka_config(tmp_path, server, db.name, kafka, prefix)
+    f = Ferryd(cfg)
+    try:
+        started(f)
+        db.execute("INSERT INTO t2 VALUES (1, 1)")
+        deadline = time.monotonic() + 10
+        while readyz(f) != 200:
+            assert time.monotonic() < deadline, "".join(f.log[-20:])
+            time.sleep(0.2)
+        ids = kafka.broker_ids()
+        for b in ids:
+            kafka.broker_down(b)
+        f.wait_log(r"all brokers are down", timeout=15)
+        assert readyz(f) == 503
+        for b in ids:
+            kafka.broker_up(b)
+        f.wait_log(r"brokers reachable again", timeout=15)
+        assert readyz(f) == 200
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        f.kill()
