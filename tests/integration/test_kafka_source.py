@@ -502,3 +502,30 @@ def test_idle_outage_readiness(server, db, kafka, tmp_path):
         assert f.stop() == 0, "".join(f.log[-20:])
     finally:
         f.kill()
+
+
+# -- a transaction far larger than the queue streams through ------------
+def test_large_transaction_streams(server, db, kafka, tmp_path):
+    n = 20000
+    prefix = "f" + uuid.uuid4().hex[:6]
+    topic = setup_t2(db, kafka, prefix)
+    cfg = kafka_config(tmp_path, server, db.name, kafka, prefix,
+                       rdkafka={"queue.buffering.max.messages": "500"})
+    f = Ferryd(cfg)
+    t = Topic(kafka.bootstrap, topic)
+    try:
+        started(f)
+        db.execute(f"INSERT INTO t2 SELECT seq, seq FROM seq_1_to_{n}")
+        gtid = server.query("SELECT @@gtid_binlog_pos")[0][0]
+        assert t.wait(lambda m: len(m) >= n, timeout=40), len(t.msgs)
+        ids = [v["after"]["id"] for *_, v in t.msgs]
+        assert sorted(ids) == list(range(1, n + 1))
+        assert len({v["source"]["gtid"] for *_, v in t.msgs}) == 1
+        deadline = time.monotonic() + 10
+        while checkpoint(tmp_path)["gtid"] != gtid:
+            assert time.monotonic() < deadline, (checkpoint(tmp_path), gtid)
+            time.sleep(0.2)
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        f.kill()
+        t.close()
