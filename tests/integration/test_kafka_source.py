@@ -334,12 +334,18 @@ def rss_kb(pid):
 
 
 # -- (c) all brokers down for ~10 s under writes ------------------------
-def test_broker_outage_pauses_and_recovers(server, db, kafka, tmp_path):
+def test_broker_outage_pauses_and_recovers(server, db, kafka, tmp_path,
+                                           monkeypatch):
     prefix = "f" + uuid.uuid4().hex[:6]
     topic = setup_t2(db, kafka, prefix)
+    # Under ASan, freed memory waits in a quarantine (256 MB by default)
+    # and RSS would measure that; keep it small so RSS measures ferryd.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    monkeypatch.setenv("ASAN_OPTIONS",
+                       (asan + ":" if asan else "") + "quarantine_size_mb=16")
     # A small queue makes the outage reach the reader within seconds.
     cfg = kafka_config(tmp_path, server, db.name, kafka, prefix,
-                       rdkafka={"queue.buffering.max.messages": "500"})
+                       rdkafka={"queue.buffering.max.messages": "200"})
     f = Ferryd(cfg)
     t = Topic(kafka.bootstrap, topic)
     w = None
@@ -357,7 +363,7 @@ def test_broker_outage_pauses_and_recovers(server, db, kafka, tmp_path):
             time.sleep(0.5)
             peak = max(peak, rss_kb(f.proc.pid))
             assert f.proc.poll() is None, "".join(f.log[-20:])
-        assert readyz(f) == 503  # not ready while Kafka is away
+        assert readyz(f) == 503, "".join(f.log[-20:])  # Kafka is away
         for b in ids:
             kafka.broker_up(b)
         time.sleep(2.0)
@@ -371,8 +377,8 @@ def test_broker_outage_pauses_and_recovers(server, db, kafka, tmp_path):
         assert log.count("brokers reachable again") == 1, log[-3000:]
         assert "producer queue full" in log, log[-3000:]
         # Bounded: the queue limit, not the outage length, caps memory.
-        assert peak - rss_before < 100 * 1024, (rss_before, peak)
-        assert readyz(f) == 200
+        assert peak - rss_before < 100 * 1024, (rss_before, peak, w.n)
+        assert readyz(f) == 200, log[-3000:]
         assert f.stop() == 0, "".join(f.log[-20:])
     finally:
         if w and not w.stop_ev.is_set():
