@@ -166,9 +166,9 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
         return 0;
 }
 
-struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *o,
-                                          kafka_delivery_fn *dr, void *opaque,
-                                          char *errstr, size_t errstr_size)
+/* The defaults, then the brokers, then the config's overrides. */
+static rd_kafka_conf_t *make_conf(const struct kafka_producer_opts *o,
+                                  char *errstr, size_t errstr_size)
 {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
@@ -182,6 +182,29 @@ struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *o,
                 if (conf_set(conf, o->rdkafka_keys[i], o->rdkafka_values[i],
                              errstr, errstr_size))
                         goto fail;
+        return conf;
+fail:
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+}
+
+int kafka_producer_check(const struct kafka_producer_opts *o, char *errstr,
+                         size_t errstr_size)
+{
+        rd_kafka_conf_t *conf = make_conf(o, errstr, errstr_size);
+        if (!conf)
+                return FERRY_ERR_CONFIG;
+        rd_kafka_conf_destroy(conf);
+        return 0;
+}
+
+struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *o,
+                                          kafka_delivery_fn *dr, void *opaque,
+                                          char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *conf = make_conf(o, errstr, errstr_size);
+        if (!conf)
+                return NULL;
 
         struct kafka_producer *p = xcalloc(1, sizeof(*p));
         p->prefix = xstrdup(o->topic_prefix);
@@ -207,9 +230,6 @@ struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *o,
                 return NULL;
         }
         return p;
-fail:
-        rd_kafka_conf_destroy(conf);
-        return NULL;
 }
 
 void kafka_producer_free(struct kafka_producer *p)

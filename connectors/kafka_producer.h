@@ -51,6 +51,12 @@ struct kafka_producer *kafka_producer_new(const struct kafka_producer_opts *o,
                                           kafka_delivery_fn *dr, void *opaque,
                                           char *errstr, size_t errstr_size);
 
+/* @brief Checks the properties (defaults, brokers, rdkafka.*) without
+ * creating a producer: config errors surface before the service starts.
+ * @returns 0 or FERRY_ERR_CONFIG naming the property. */
+int kafka_producer_check(const struct kafka_producer_opts *o, char *errstr,
+                         size_t errstr_size) FERRY_WUR;
+
 /* @brief Destroys without waiting: undelivered messages are purged and
  * reported as failed. Flush first for a clean stop. NULL is a no-op. */
 void kafka_producer_free(struct kafka_producer *p);

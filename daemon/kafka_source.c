@@ -396,10 +396,9 @@ static struct snapshot *plan_snapshot(struct kafka_source *ks, json_t *marks)
         return NULL;
 }
 
-static int start_producer(struct kafka_source *ks)
+static struct kafka_producer_opts producer_opts(const struct cfg *cfg)
 {
-        const struct cfg *cfg = ks->cfg;
-        struct kafka_producer_opts po = {
+        return (struct kafka_producer_opts){
                 .brokers = cfg->kafka.brokers,
                 .topic_prefix = cfg->kafka.topic_prefix,
                 .rdkafka_keys = cfg->kafka.rdkafka_keys,
@@ -409,6 +408,11 @@ static int start_producer(struct kafka_source *ks)
                          .version = FERRY_VERSION,
                          .server_id = cfg->source.server_id},
         };
+}
+
+static int start_producer(struct kafka_source *ks)
+{
+        struct kafka_producer_opts po = producer_opts(ks->cfg);
         char err[1024];
         struct kafka_acks *acks = kafka_acks_new();
         pthread_mutex_lock(&ks->lock);
@@ -681,8 +685,9 @@ int kafka_source_start(const struct cfg *cfg, struct metrics *reg,
                        struct kafka_source **ksp, char *errstr,
                        size_t errstr_size)
 {
-        (void)errstr;
-        (void)errstr_size;
+        struct kafka_producer_opts po = producer_opts(cfg);
+        if (kafka_producer_check(&po, errstr, errstr_size))
+                return FERRY_ERR_CONFIG;
         struct kafka_source *ks = xcalloc(1, sizeof(*ks));
         ks->cfg = cfg;
         ks->reg = reg;

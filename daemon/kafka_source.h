@@ -22,7 +22,8 @@ struct kafka_source;
 /**
  * @brief Starts the threads; the first epoch reads (or on a first start
  *        creates) the checkpoint.
- * @returns 0 (errors after this point end the thread: see _finished)
+ * @returns 0, or FERRY_ERR_CONFIG for a bad rdkafka.* property (errors
+ *          after this point end the thread: see _finished)
  * @context loop
  */
 int kafka_source_start(const struct cfg *cfg, struct metrics *reg,

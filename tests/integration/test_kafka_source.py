@@ -535,3 +535,26 @@ def test_large_transaction_streams(server, db, kafka, tmp_path):
     finally:
         f.kill()
         t.close()
+
+
+# -- a bad rdkafka.* property stops the start, naming it ----------------
+def test_bad_rdkafka_property_refused(server, db, kafka, tmp_path):
+    cfg = kafka_config(tmp_path, server, db.name, kafka, "fx",
+                       rdkafka={"no.such.thing": "1"})
+    f = Ferryd(cfg)
+    try:
+        assert f.proc.wait(20) == 78
+        f.wait_log(r"rdkafka\.no\.such\.thing")
+    finally:
+        f.kill()
+    # and role = sink with kafka is still refused (not built here)
+    cfg = write_config(
+        str(tmp_path / "sink.conf"), server, db.name,
+        extra={"daemon": {"role": "sink", "transport": "kafka"},
+               "kafka": {"brokers": kafka.bootstrap}})
+    f = Ferryd(cfg)
+    try:
+        assert f.proc.wait(20) == 78
+        f.wait_log(r"transport = kafka is not built yet")
+    finally:
+        f.kill()
