@@ -23,6 +23,8 @@ const char *service_state(struct service *s)
                 return "cutting_over";
         if (s->cut_over)
                 return "cut_over";
+        if (!s->pipe)
+                return s->ops->finished(s->flow) ? "error" : "streaming";
         json_t *st = pipeline_status(s->pipe);
         static char state[32];
         snprintf(state, sizeof(state), "%s",
@@ -36,7 +38,21 @@ static void verb_status(void *opaque, struct control_req *req, json_t *args)
         struct service *s = opaque;
         const struct cfg *cfg = s->cfg;
         (void)args;
-        json_t *st = pipeline_status(s->pipe);
+        json_t *st;
+        if (s->pipe) {
+                st = pipeline_status(s->pipe);
+        } else {
+                double sl, kl, tl;
+                char why[256] = "";
+                s->ops->lags(s->flow, &sl, &kl, &tl);
+                bool ready = s->ops->ready(s->flow, why, sizeof(why));
+                st = json_pack("{s:f, s:f, s:f, s:b, s:o, s:[]}",
+                               "lag_seconds", tl, "source_lag_seconds", sl,
+                               "sink_lag_seconds", kl, "ready", ready,
+                               "last_error",
+                               ready ? json_null() : json_string(why),
+                               "backfill");
+        }
         json_object_set_new(st, "state", json_string(service_state(s)));
         json_object_set_new(st, "role",
                             json_string(cfg->daemon.role == CFG_ROLE_ALL
@@ -70,6 +86,11 @@ static void verb_status(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_pause(void *opaque, struct control_req *req, json_t *args)
 {
+        if (!((struct service *)opaque)->pipe) {
+                control_req_fail(req, "not available with transport = "
+                                      "kafka yet");
+                return;
+        }
         struct service *s = opaque;
         (void)args;
         pipeline_set_paused(s->pipe, true);
@@ -80,6 +101,11 @@ static void verb_pause(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_resume(void *opaque, struct control_req *req, json_t *args)
 {
+        if (!((struct service *)opaque)->pipe) {
+                control_req_fail(req, "not available with transport = "
+                                      "kafka yet");
+                return;
+        }
         struct service *s = opaque;
         (void)args;
         pipeline_set_paused(s->pipe, false);
@@ -91,6 +117,11 @@ static void verb_resume(void *opaque, struct control_req *req, json_t *args)
  * definite point of the stream and work the same without this socket. */
 static void verb_snapshot(void *opaque, struct control_req *req, json_t *args)
 {
+        if (!((struct service *)opaque)->pipe) {
+                control_req_fail(req, "not available with transport = "
+                                      "kafka yet");
+                return;
+        }
         struct service *s = opaque;
         const struct cfg *cfg = s->cfg;
         json_t *tables = json_object_get(args, "tables");
@@ -139,6 +170,11 @@ static void verb_snapshot(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_verify(void *opaque, struct control_req *req, json_t *args)
 {
+        if (!((struct service *)opaque)->pipe) {
+                control_req_fail(req, "not available with transport = "
+                                      "kafka yet");
+                return;
+        }
         struct service *s = opaque;
         if (s->verify || s->cutover) {
                 control_req_fail(req, "a %s is already running",
@@ -156,6 +192,11 @@ static void verb_verify(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_cutover(void *opaque, struct control_req *req, json_t *args)
 {
+        if (!((struct service *)opaque)->pipe) {
+                control_req_fail(req, "not available with transport = "
+                                      "kafka yet");
+                return;
+        }
         struct service *s = opaque;
         if (s->cutover || s->verify) {
                 control_req_fail(req, "a %s is already running",

@@ -49,6 +49,9 @@
         "(transport = direct)."
 #define FERRY_M_KAFKA_PRODUCED_TOTAL "ferry_kafka_messages_produced_total",   \
         "Messages acknowledged by the Kafka brokers, per topic."
+#define FERRY_M_KAFKA_IN_FLIGHT "ferry_kafka_messages_in_flight",           \
+        "Messages produced but not yet acknowledged by the Kafka brokers "    \
+        "(the source's checkpoint waits for them)."
 #define FERRY_M_KAFKA_CONSUMER_LAG "ferry_kafka_consumer_lag",                \
         "Messages between the sink group's committed offset and the "         \
         "partition's high watermark, per topic and partition."
@@ -104,6 +107,7 @@
         X("gauge", FERRY_M_SNAPSHOT_DONE, "table")                            \
         X("gauge", FERRY_M_DIRECT_QUEUE_EVENTS, "")                           \
         X("counter", FERRY_M_KAFKA_PRODUCED_TOTAL, "topic")                   \
+        X("gauge", FERRY_M_KAFKA_IN_FLIGHT, "")                               \
         X("gauge", FERRY_M_KAFKA_CONSUMER_LAG, "topic,partition")             \
         X("gauge", FERRY_M_SINK_LAG_SECONDS, "")                              \
         X("gauge", FERRY_M_REPLICATION_LAG_SECONDS, "")                       \

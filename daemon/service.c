@@ -6,6 +6,7 @@
 #include "daemon/service.h"
 #include "common/log.h"
 #include "daemon/ferry_version.h"
+#include "daemon/flow.h"
 #include "daemon/http.h"
 #include "daemon/metrics.h"
 #include "daemon/pipeline.h"
@@ -22,11 +23,11 @@
 static bool ready_cb(void *opaque, char *reason, size_t reason_size)
 {
         struct service *s = opaque;
-        if (!s->pipe) {
+        if (!s->flow) {
                 snprintf(reason, reason_size, "starting");
                 return false;
         }
-        return pipeline_ready(s->pipe, reason, reason_size);
+        return s->ops->ready(s->flow, reason, reason_size);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -41,7 +42,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
         log_info("signal %d: draining and stopping", (int)sig);
         s->stopping = true;
         sd_notify(0, "STOPPING=1");
-        pipeline_request_stop(s->pipe);
+        s->ops->request_stop(s->flow);
 }
 
 /* SIGHUP: re-read the file; apply what can change live, say what not. */
@@ -74,8 +75,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         struct service *s = arg;
         (void)fd;
         (void)what;
-        if (pipeline_finished(s->pipe)) {
-                if (!pipeline_cut_over(s->pipe) || s->stopping) {
+        if (s->ops->finished(s->flow)) {
+                if (!s->pipe || !pipeline_cut_over(s->pipe) || s->stopping) {
                         event_base_loopbreak(s->base);
                         return;
                 }
@@ -87,10 +88,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         }
         sd_notify(0, "WATCHDOG=1");
         control_verbs_tick(s);
-        pipeline_publish_backfill(s->pipe);
+        if (s->pipe)
+                pipeline_publish_backfill(s->pipe);
         if (++s->status_ticks % 10 == 0) {
                 double src, sink, total;
-                pipeline_lags(s->pipe, &src, &sink, &total);
+                s->ops->lags(s->flow, &src, &sink, &total);
                 sd_notifyf(0, "STATUS=%s, lag %.1fs (source %.1fs, "
                               "sink %.1fs)",
                            service_state(s), total, src, sink);
@@ -104,9 +106,8 @@ int service_run(struct cfg *cfg)
         int rc = 1;
         bool failed = true; /* until the loop has run */
 
-        if (cfg->daemon.transport != CFG_TRANSPORT_DIRECT) {
-                log_error("transport = kafka is not built yet; use "
-                          "transport = direct");
+        if (!(s.ops = flow_for(cfg, err, sizeof(err)))) {
+                log_error("%s", err);
                 return 78;
         }
         struct metrics *reg = metrics_new();
@@ -138,12 +139,15 @@ int service_run(struct cfg *cfg)
                          cfg->daemon.metrics_listen,
                          (unsigned)http_server_port(http));
         }
-        if (pipeline_start(cfg, reg, &s.pipe, err, sizeof(err))) {
+        log_info("starting the %s", s.ops->name);
+        if (s.ops->start(cfg, reg, &s.flow, err, sizeof(err))) {
                 log_error("cannot start: %s", err);
                 rc = 78;
                 failed = false;
                 goto out;
         }
+        if (s.ops == &flow_direct)
+                s.pipe = s.flow;
         control_verbs_register(&s);
 
         struct event *ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);
@@ -166,11 +170,11 @@ int service_run(struct cfg *cfg)
         event_free(ev_hup);
         event_free(tick);
 out:
-        if (s.pipe)
+        if (s.flow)
                 control_verbs_shutdown(&s);
         control_free(s.ctl);
-        if (s.pipe || failed)
-                rc = pipeline_free(s.pipe) || failed ? 1 : 0;
+        if (s.flow || failed)
+                rc = (s.flow && s.ops->free(s.flow)) || failed ? 1 : 0;
         http_server_free(http);
         event_base_free(s.base);
         metrics_free(reg);

@@ -8,6 +8,7 @@
 #include "daemon/config.h"
 #include "daemon/control.h"
 #include "daemon/cutover.h"
+#include "daemon/flow.h"
 #include "daemon/metrics.h"
 #include "daemon/pipeline.h"
 #include "daemon/verify_job.h"
@@ -19,7 +20,9 @@
 struct service {
         struct cfg *cfg;
         struct event_base *base;
-        struct pipeline *pipe;
+        const struct flow_ops *ops;
+        void *flow;
+        struct pipeline *pipe; /* the flow when it is the direct pipeline */
         struct metrics *reg;
         struct control *ctl;
         bool stopping;

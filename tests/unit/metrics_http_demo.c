@@ -124,6 +124,7 @@ static void register_all(struct metrics *reg, struct demo *d)
                                            "ticket",
                                            NULL),
                            77);
+        metric_gauge_set(metrics_gauge(reg, FERRY_M_KAFKA_IN_FLIGHT, NULL), 3);
         metric_gauge_set(metrics_gauge(reg, FERRY_M_KAFKA_CONSUMER_LAG, "topic",
                                        "ferry.event_finder.clerk_sync_ticket",
                                        "partition", "0", NULL),

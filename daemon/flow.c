@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * The flows the service can run; see flow.h.
+ */
+#include "daemon/flow.h"
+
+#include "daemon/kafka_source.h"
+#include "daemon/pipeline.h"
+
+#include <stdio.h>
+
+static int direct_start(const struct cfg *cfg, struct metrics *reg, void **out,
+                        char *errstr, size_t errstr_size)
+{
+        struct pipeline *p = NULL;
+        int rc = pipeline_start(cfg, reg, &p, errstr, errstr_size);
+        *out = p;
+        return rc;
+}
+
+static void direct_request_stop(void *f)
+{
+        pipeline_request_stop(f);
+}
+static bool direct_finished(void *f)
+{
+        return pipeline_finished(f);
+}
+static int direct_free(void *f)
+{
+        return pipeline_free(f);
+}
+static bool direct_ready(void *f, char *r, size_t n)
+{
+        return pipeline_ready(f, r, n);
+}
+static void direct_lags(void *f, double *a, double *b, double *c)
+{
+        pipeline_lags(f, a, b, c);
+}
+
+const struct flow_ops flow_direct = {
+        "direct pipeline", direct_start, direct_request_stop, direct_finished,
+        direct_free,       direct_ready, direct_lags,
+};
+
+static int ksrc_start(const struct cfg *cfg, struct metrics *reg, void **out,
+                      char *errstr, size_t errstr_size)
+{
+        struct kafka_source *ks = NULL;
+        int rc = kafka_source_start(cfg, reg, &ks, errstr, errstr_size);
+        *out = ks;
+        return rc;
+}
+
+static void ksrc_request_stop(void *f)
+{
+        kafka_source_request_stop(f);
+}
+static bool ksrc_finished(void *f)
+{
+        return kafka_source_finished(f);
+}
+static int ksrc_free(void *f)
+{
+        return kafka_source_free(f);
+}
+static bool ksrc_ready(void *f, char *r, size_t n)
+{
+        return kafka_source_ready(f, r, n);
+}
+static void ksrc_lags(void *f, double *a, double *b, double *c)
+{
+        kafka_source_lags(f, a, b, c);
+}
+
+static const struct flow_ops flow_kafka_source = {
+        "kafka source", ksrc_start, ksrc_request_stop, ksrc_finished,
+        ksrc_free,      ksrc_ready, ksrc_lags,
+};
+
+const struct flow_ops *flow_for(const struct cfg *cfg, char *errstr,
+                                size_t errstr_size)
+{
+        if (cfg->daemon.transport == CFG_TRANSPORT_DIRECT)
+                return &flow_direct;
+        if (cfg->daemon.role == CFG_ROLE_SOURCE)
+                return &flow_kafka_source;
+        snprintf(errstr, errstr_size, "transport = kafka is not built yet "
+                 "for this role; use role = source, or transport = direct");
+        return NULL;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * What the service loop drives: the direct pipeline or one Kafka role.
+ * Each flow owns its threads; the loop only starts, polls and stops it.
+ */
+#ifndef FERRY_FLOW_H
+#define FERRY_FLOW_H
+
+#include "daemon/config.h"
+#include "daemon/metrics.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct flow_ops {
+        const char *name;
+        int (*start)(const struct cfg *cfg, struct metrics *reg, void **out,
+                     char *errstr, size_t errstr_size);
+        void (*request_stop)(void *flow);
+        bool (*finished)(void *flow);
+        int (*free)(void *flow);
+        bool (*ready)(void *flow, char *reason, size_t reason_size);
+        void (*lags)(void *flow, double *source, double *sink, double *total);
+};
+
+extern const struct flow_ops flow_direct;
+
+/**
+ * @returns the flow the config asks for, or NULL with errstr saying what
+ *          is not built
+ */
+const struct flow_ops *flow_for(const struct cfg *cfg, char *errstr,
+                                size_t errstr_size);
+
+#endif
