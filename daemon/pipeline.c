@@ -34,6 +34,7 @@
 #define BATCH_ROWS 5000          /* rows per target transaction, at most */
 #define BATCH_MS 200             /* ... and milliseconds */
 #define IDLE_COMMIT_MS 1000      /* position-only commits when idle */
+#define TS_RESOLUTION_MS 999     /* binlog timestamps: whole seconds */
 #define POSITION_PART "gtid"     /* ferry.offsets part in direct mode */
 #define CUTOVER_PART "cutover"   /* set once a cutover switched */
 
@@ -934,7 +935,14 @@ void pipeline_lags(struct pipeline *p, double *source, double *sink,
         if (connected && caught_up && now - last_seen <= (uint64_t)(2 * hb))
                 src_lag = 0;
         else if (connected && last_event && !caught_up)
-                src_lag = (double)(now > last_event ? now - last_event : 0) /
+                /* Binlog timestamps have whole seconds: an event stamped
+                 * 12:00:00 may have been written at 12:00:00.999, so only
+                 * what is older than that counts (else a healthy stream
+                 * would read a sawtooth between 0 and 1 s). */
+                src_lag = (double)(now > last_event + TS_RESOLUTION_MS
+                                           ? now - last_event -
+                                                     TS_RESOLUTION_MS
+                                           : 0) /
                           1000.0;
         else
                 src_lag = (double)(now > last_seen ? now - last_seen : 0) /
@@ -942,8 +950,10 @@ void pipeline_lags(struct pipeline *p, double *source, double *sink,
         uint64_t applied = atomic_load(&p->applied_ts_ms);
         double snk_lag = 0;
         if (queued || !caught_up || atomic_load(&p->paused))
-                snk_lag = applied && now > applied
-                                  ? (double)(now - applied) / 1000.0
+                snk_lag = applied && now > applied + TS_RESOLUTION_MS
+                                  ? (double)(now - applied -
+                                             TS_RESOLUTION_MS) /
+                                            1000.0
                                   : 0;
         *source = src_lag;
         *sink = snk_lag;
