@@ -10,6 +10,7 @@
 #include "transforms/event_json.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <mysql.h>
 #include <stdio.h>
@@ -55,7 +56,11 @@ struct snapshot {
         struct snap_table *tables;
         size_t ntables;
         size_t cur; /* table being copied */
-        int64_t chunk_ms, max_rows_per_s;
+        int64_t chunk_ms;
+        /* Throttles, set by another thread (snapshot_set_throttle). */
+        atomic_int_fast64_t max_rows_per_s;
+        atomic_bool hold;
+        uint64_t next_chunk_ms; /* monotonic; the ceiling's pacing */
         size_t chunk_size;
         size_t chunk_limit; /* the LIMIT of the chunk in flight */
 
@@ -97,7 +102,8 @@ struct snapshot *snapshot_new(const struct db_endpoint *ep,
                         xstrdup(s->tables[i].done ? "" : tables[i].position);
         }
         s->chunk_ms = chunk_ms > 0 ? chunk_ms : 100;
-        s->max_rows_per_s = max_rows_per_s;
+        atomic_init(&s->max_rows_per_s, max_rows_per_s);
+        atomic_init(&s->hold, false);
         s->chunk_size = 1000;
         s->server_id = server_id;
         return s;
@@ -536,7 +542,8 @@ static void estimate(struct snapshot *s, struct snap_table *t)
 int snapshot_tick(struct snapshot *s, char *errstr, size_t errstr_size)
 {
         int rc;
-        if (s->in_flight || !snapshot_active(s))
+        if (s->in_flight || !snapshot_active(s) || atomic_load(&s->hold) ||
+            mono_ms() < s->next_chunk_ms)
                 return 0;
         while (s->cur < s->ntables && s->tables[s->cur].done)
                 s->cur++;
@@ -567,7 +574,23 @@ int snapshot_tick(struct snapshot *s, char *errstr, size_t errstr_size)
                 return rc;
         }
         s->in_flight = true;
+        int64_t ceiling = atomic_load(&s->max_rows_per_s);
+        if (ceiling > 0) {
+                /* Never more than the ceiling: a chunk smaller than the
+                 * adaptive size keeps the pacing fine-grained. */
+                if (s->chunk_size > (size_t)ceiling / 2 + 1)
+                        s->chunk_size = (size_t)ceiling / 2 + 1;
+                s->next_chunk_ms = mono_ms() + (uint64_t)s->nrows * 1000 /
+                                                      (uint64_t)ceiling;
+        }
         return 0;
+}
+
+void snapshot_set_throttle(struct snapshot *s, int64_t max_rows_per_s,
+                           bool hold)
+{
+        atomic_store(&s->max_rows_per_s, max_rows_per_s);
+        atomic_store(&s->hold, hold);
 }
 
 void snapshot_on_change(struct snapshot *s, const struct ferry_event *ev)

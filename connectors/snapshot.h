@@ -77,6 +77,14 @@ int snapshot_on_signal(struct snapshot *snap, const struct ferry_event *sig,
                        void *emit_opaque, char *errstr,
                        size_t errstr_size) FERRY_WUR;
 
+/**
+ * @brief Sets the throttles: a ceiling on rows copied per second (0: none)
+ *        and hold (no new chunk while true: the live stream is behind).
+ * @context any thread
+ */
+void snapshot_set_throttle(struct snapshot *snap, int64_t max_rows_per_s,
+                           bool hold);
+
 /* Counters for progress reporting. */
 struct snapshot_progress {
         const char *table;

@@ -124,6 +124,11 @@ static const struct key_def keys[] = {
         {KEY("source", "heartbeat", KT_DURATION, "1s", source.heartbeat_ms)},
         {KEY("source", "read_timeout", KT_DURATION, "5s",
              source.read_timeout_ms)},
+        {KEY("source", "backfill_max_rows_per_second", KT_INT, "0",
+             source.backfill_max_rows_per_s), .min = 0, .max = 1000000000,
+         .reloadable = true},
+        {KEY("source", "backfill_max_lag", KT_DURATION, "10s",
+             source.backfill_max_lag_ms), .reloadable = true},
 
         {KEY("kafka", "brokers", KT_STRING, NULL, kafka.brokers)},
         {KEY("kafka", "topic_prefix", KT_STRING, "ferry", kafka.topic_prefix)},

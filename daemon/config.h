@@ -50,6 +50,9 @@ struct cfg {
                 char *start_gtid;        /* "0-1-100[,1-2-5]" for gtid: */
                 int64_t heartbeat_ms;    /* default 1000 */
                 int64_t read_timeout_ms; /* default 5000; > heartbeat */
+                int backfill_max_rows_per_s; /* default 0: no ceiling */
+                int64_t backfill_max_lag_ms; /* default 10000; 0: never
+                                                back off */
         } source;
 
         struct {

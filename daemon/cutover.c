@@ -38,6 +38,8 @@ struct cutover {
         struct pipeline *p;
         const struct mapping *m;
         bool dry_run;
+        /* Copied at the start: SIGHUP may change the config meanwhile. */
+        int64_t max_lag_ms, lock_timeout_ms, drain_timeout_ms;
 
         pthread_t thread;
         atomic_bool abort;
@@ -97,10 +99,10 @@ static void step(struct cutover *c, const char *name, uint64_t since_us)
 static int64_t budget_ms(struct cutover *c)
 {
         uint64_t now = mono_us();
-        int64_t left = c->cfg->cutover.drain_timeout_ms -
+        int64_t left = c->drain_timeout_ms -
                        (int64_t)(now - c->t_start) / 1000;
         if (c->locked) {
-                int64_t l = c->cfg->cutover.lock_timeout_ms -
+                int64_t l = c->lock_timeout_ms -
                             (int64_t)(now - c->t_locked) / 1000;
                 if (l < left)
                         left = l;
@@ -184,11 +186,11 @@ static int preconditions(struct cutover *c)
                 return fail(c, "refused", "the backfill is not done yet "
                                           "(see ferryctl status)");
         pipeline_lags(c->p, &src, &snk, &total);
-        if (total * 1000.0 > (double)c->cfg->cutover.max_lag_ms)
+        if (total * 1000.0 > (double)c->max_lag_ms)
                 return fail(c, "refused",
                             "lag %.1fs is over max_lag %.1fs: wait for the "
                             "stream to catch up",
-                            total, (double)c->cfg->cutover.max_lag_ms / 1000);
+                            total, (double)c->max_lag_ms / 1000);
         return 0;
 }
 
@@ -242,7 +244,7 @@ static int pause_writes(struct cutover *c)
                 db_put_ident(&q, c->tables[i]);
                 buf_puts(&q, " READ");
         }
-        int64_t attempt = cfg->cutover.lock_timeout_ms / 4;
+        int64_t attempt = c->lock_timeout_ms / 4;
         if (attempt > LOCK_ATTEMPT_MAX_MS)
                 attempt = LOCK_ATTEMPT_MAX_MS;
         if (attempt < 50)
@@ -632,6 +634,9 @@ struct cutover *cutover_start(const struct cfg *cfg, struct pipeline *p,
         c->p = p;
         c->m = m;
         c->dry_run = dry_run;
+        c->max_lag_ms = cfg->cutover.max_lag_ms;
+        c->lock_timeout_ms = cfg->cutover.lock_timeout_ms;
+        c->drain_timeout_ms = cfg->cutover.drain_timeout_ms;
         c->steps = json_object();
         c->verify = json_object();
         atomic_store(&c->step, "starting");

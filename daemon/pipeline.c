@@ -64,6 +64,8 @@ struct pipeline {
         pthread_mutex_t lock;
         struct binlog_source *src;
         struct event_queue *queue;
+        struct snapshot *snap;   /* the epoch's backfill, or NULL */
+        bool backfill_held;      /* loop thread: live changes come first */
         atomic_uint_fast64_t applied_ts_ms; /* commit time of last applied */
         char applied_pos[4096];  /* GTID position last committed, under lock */
         atomic_bool restart;     /* end the epoch now, start the next at once */
@@ -553,8 +555,9 @@ static int plan_snapshot(struct pipeline *p, struct mariadb_sink *sink,
         }
         backfill_publish(p, st, n);
         struct db_endpoint ep = cfg_endpoint(&cfg->source.db);
-        struct snapshot *snap = snapshot_new(&ep, cfg->source.server_id, st,
-                                             n, 100, 0);
+        struct snapshot *snap = snapshot_new(
+                &ep, cfg->source.server_id, st, n, 100,
+                cfg->source.backfill_max_rows_per_s);
         free(st);
         json_decref(stored);
         if (snapshot_active(snap))
@@ -676,6 +679,7 @@ static int run_epoch(struct pipeline *p)
         pthread_mutex_lock(&p->lock);
         p->src = sr.src;
         p->queue = sr.q;
+        p->snap = snap;
         pthread_mutex_unlock(&p->lock);
 
         pthread_t th;
@@ -695,6 +699,7 @@ static int run_epoch(struct pipeline *p)
         pthread_mutex_lock(&p->lock);
         p->src = NULL;
         p->queue = NULL;
+        p->snap = NULL;
         pthread_mutex_unlock(&p->lock);
 
         if (sink_rc) {
@@ -1087,4 +1092,31 @@ void pipeline_publish_backfill(struct pipeline *p)
                 }
         }
         pthread_mutex_unlock(&p->lock);
+}
+
+void pipeline_throttle(struct pipeline *p)
+{
+        const struct cfg *cfg = p->cfg;
+        double src, snk, total;
+        pipeline_lags(p, &src, &snk, &total);
+        int64_t max_lag = cfg->source.backfill_max_lag_ms;
+        /* Back off on the sink's lag: that is what live changes queued
+         * behind backfill chunks suffer. */
+        bool hold = max_lag > 0 && snk * 1000.0 > (double)max_lag;
+        if (hold != p->backfill_held)
+                log_info("backfill %s sink_lag=%.1fs backfill_max_lag=%.1fs",
+                         hold ? "holds: live changes first" : "goes on",
+                         snk, (double)max_lag / 1000.0);
+        p->backfill_held = hold;
+        pthread_mutex_lock(&p->lock);
+        if (p->snap)
+                snapshot_set_throttle(p->snap,
+                                      cfg->source.backfill_max_rows_per_s,
+                                      hold);
+        pthread_mutex_unlock(&p->lock);
+}
+
+bool pipeline_backfill_held(struct pipeline *p)
+{
+        return p->backfill_held;
 }

@@ -85,6 +85,12 @@ void pipeline_end_at_cutover(struct pipeline *p);
 /* @brief Copies backfill progress into the snapshot metrics. @context loop */
 void pipeline_publish_backfill(struct pipeline *p);
 
+/* @brief Applies the backfill throttles ([source] backfill_max_rows_per_
+ * second, backfill_max_lag) to the running backfill. @context loop */
+void pipeline_throttle(struct pipeline *p);
+/* @returns whether the backfill is holding for the live stream. */
+bool pipeline_backfill_held(struct pipeline *p);
+
 struct mapping;
 /* @returns the mapping the pipeline applies (lives as long as p). */
 const struct mapping *pipeline_mapping(struct pipeline *p);

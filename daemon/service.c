@@ -58,15 +58,28 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
                           err);
                 return;
         }
+        char fixed[512];
+        size_t n = cfg_reload_diff(s->cfg, fresh, fixed, sizeof(fixed));
         if (fresh->daemon.log_level != s->cfg->daemon.log_level) {
                 log_set_level((enum log_level)fresh->daemon.log_level);
                 s->cfg->daemon.log_level = fresh->daemon.log_level;
         }
+        /* Read by the loop thread only (a cutover copies its settings
+         * when it starts), so plain stores are enough. */
         s->cfg->cutover.max_lag_ms = fresh->cutover.max_lag_ms;
         s->cfg->cutover.lock_timeout_ms = fresh->cutover.lock_timeout_ms;
         s->cfg->cutover.drain_timeout_ms = fresh->cutover.drain_timeout_ms;
-        log_info("reloaded log_level and [cutover] timeouts; other changes "
-                 "need a restart");
+        s->cfg->source.backfill_max_rows_per_s =
+                fresh->source.backfill_max_rows_per_s;
+        s->cfg->source.backfill_max_lag_ms = fresh->source.backfill_max_lag_ms;
+        if (n)
+                log_warning("reloaded log_level, backfill throttles and "
+                            "[cutover] timeouts; not applied without a "
+                            "restart: %s",
+                            fixed);
+        else
+                log_info("reloaded log_level, backfill throttles and "
+                         "[cutover] timeouts");
         cfg_free(fresh);
 }
 
@@ -88,8 +101,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         }
         sd_notify(0, "WATCHDOG=1");
         control_verbs_tick(s);
-        if (s->pipe)
+        if (s->pipe) {
                 pipeline_publish_backfill(s->pipe);
+                pipeline_throttle(s->pipe);
+        }
         if (++s->status_ticks % 10 == 0) {
                 double src, sink, total;
                 s->ops->lags(s->flow, &src, &sink, &total);
