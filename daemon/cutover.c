@@ -222,8 +222,10 @@ static int verify_online(struct cutover *c)
         char err[1024];
         json_t *rep;
         pipeline_touch_start(c->p);
+        /* A sink that cannot catch up fails this within drain_timeout. */
         if (verify_settled(c->cfg, c->m, c->src, c->dst, NULL, RECHECKS,
-                           &c->abort, &rep, err, sizeof(err)))
+                           c->drain_timeout_ms, &c->abort, &rep, err,
+                           sizeof(err)))
                 return fail(c, "failed", "verify: %s", err);
         return report_json(c, "online", rep);
 }

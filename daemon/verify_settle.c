@@ -11,7 +11,6 @@
 #include <string.h>
 
 #define FIRST_PASS_KEYS 100000 /* name every key in flight, not 100 */
-#define SETTLE_MS 10000        /* a barrier must pass within this */
 
 /* {source table: [keys]} of what still differs in rep. */
 static json_t *differing(json_t *rep, bool *truncated)
@@ -90,7 +89,7 @@ static void set_clean(json_t *rep)
 
 int verify_settled(const struct cfg *cfg, const struct mapping *m, MYSQL *src,
                    MYSQL *dst, const char *only_table, int rounds,
-                   const atomic_bool *abort, json_t **out, char *errstr,
+                   int64_t settle_ms, const atomic_bool *abort, json_t **out, char *errstr,
                    size_t errstr_size)
 {
         const char *sdb = cfg->source.db.database, *ddb = cfg->sink.db.database;
@@ -108,7 +107,7 @@ int verify_settled(const struct cfg *cfg, const struct mapping *m, MYSQL *src,
         int round = 0;
         for (; round < rounds && !json_is_true(json_object_get(rep, "clean"));
              round++) {
-                if ((rc = barrier_pass(cfg, src, dst, SETTLE_MS, abort, id,
+                if ((rc = barrier_pass(cfg, src, dst, settle_ms, abort, id,
                                        sizeof(id), errstr, errstr_size)))
                         break;
                 bool truncated;

@@ -18,9 +18,12 @@
 #include <jansson.h>
 #include <mysql.h>
 #include <stdatomic.h>
+#include <stdint.h>
 
 /**
  * @brief Verifies (only_table or every mapped table) and settles.
+ * @param settle_ms  how long each barrier may take to pass (a sink that
+ *                   cannot catch up fails the verify after this)
  * @param out  verify_report_json() shape; "clean" and each table's
  *             differing keys are what persisted; "rounds" says how many
  *             re-checks ran
@@ -28,7 +31,7 @@
  */
 int verify_settled(const struct cfg *cfg, const struct mapping *m, MYSQL *src,
                    MYSQL *dst, const char *only_table, int rounds,
-                   const atomic_bool *abort, json_t **out, char *errstr,
+                   int64_t settle_ms, const atomic_bool *abort, json_t **out, char *errstr,
                    size_t errstr_size) FERRY_WUR;
 
 #endif

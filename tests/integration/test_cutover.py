@@ -159,3 +159,45 @@ def test_cutover_gives_up_on_a_long_transaction(server, dbs, tmp_path):
     finally:
         holder.close()
         f.kill()
+
+
+def test_cutover_gives_up_when_the_sink_cannot_catch_up(server, dbs,
+                                                        tmp_path):
+    """A target row locked by someone else stalls the sink: the cutover
+    gives up within drain_timeout, the source stays writable, and once
+    the lock goes the stream catches up with nothing lost."""
+    src, dst = dbs
+    retired = src + "_retired"
+    grant(server, src, retired)
+    insert_users(server, src, 1, 20)
+    cfg, f = start(server, src, dst, tmp_path, retired,
+                   drain_timeout="2s", max_lag="5s")
+    holder = MySQLdb.connect(unix_socket=server.socket, user="root", db=dst)
+    try:
+        wait_streaming(cfg)
+        assert converge(server, src, dst) == []
+        hc = holder.cursor()
+        hc.execute("BEGIN")
+        hc.execute("SELECT * FROM users_clerkuser WHERE id = 5 FOR UPDATE")
+        c = MySQLdb.connect(unix_socket=server.socket, user="root", db=src,
+                            autocommit=True)
+        c.cursor().execute("UPDATE clerk_sync_clerkuser SET first_name = "
+                           "'stuck' WHERE id = 5")
+        c.close()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        r = ferryctl(cfg, "cutover", timeout=120)
+        took = time.monotonic() - t0
+        assert r.returncode == 1, r.stdout
+        assert "did not apply" in r.stderr, r.stderr
+        assert took < 8, took
+        s = status(cfg)
+        assert s["last_cutover"]["result"] == "failed"
+        assert s["state"] != "cut_over"
+        holder.rollback()
+        insert_users(server, src, 100, 3)
+        assert converge(server, src, dst) == []
+        assert f.stop() == 0
+    finally:
+        holder.close()
+        f.kill()
