@@ -27,7 +27,7 @@
 struct tmap {
         uint64_t table_id;
         bool watched;
-        bool signal; /* ferry.signal: backfill watermarks */
+        bool signal;  /* ferry.signal: backfill watermarks */
         uint8_t *raw; /* last TABLE_MAP body, to skip re-parsing */
         size_t raw_len;
         struct binlog_table *t; /* watched tables only */
@@ -96,8 +96,8 @@ struct binlog_source *binlog_source_new(const struct binlog_source_opts *opts)
         src->o.db.password = src->password;
         src->o.db.database = src->database;
         src->o.start_gtid = src->start;
-        src->tables = xcalloc(opts->ntables ? opts->ntables : 1,
-                              sizeof(char *));
+        src->tables =
+                xcalloc(opts->ntables ? opts->ntables : 1, sizeof(char *));
         for (size_t i = 0; i < opts->ntables; i++)
                 src->tables[i] = xstrdup(opts->tables[i]);
         src->o.tables = src->tables;
@@ -181,10 +181,10 @@ static uint64_t now_ms(void)
         return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-#define FAIL(code, ...)                                                      \
-        do {                                                                 \
-                snprintf(src->err, src->errsz, __VA_ARGS__);                 \
-                return (code);                                               \
+#define FAIL(code, ...)                                                        \
+        do {                                                                   \
+                snprintf(src->err, src->errsz, __VA_ARGS__);                   \
+                return (code);                                                 \
         } while (0)
 
 /* Refuses servers whose binlog ferry cannot read exactly. */
@@ -196,8 +196,7 @@ static int check_server(struct binlog_source *src)
                 {"log_bin", "1", "enable log_bin"},
                 {"binlog_format", "ROW", "set binlog_format=ROW"},
                 {"binlog_row_image", "FULL", "set binlog_row_image=FULL"},
-                {"binlog_row_metadata", "FULL",
-                 "set binlog_row_metadata=FULL"},
+                {"binlog_row_metadata", "FULL", "set binlog_row_metadata=FULL"},
         };
         char val[64], sql[128], err[256];
         for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++) {
@@ -284,7 +283,8 @@ static int connect_and_dump(struct binlog_source *src)
         const char *setup[] = {
                 "SET @master_binlog_checksum = @@global.binlog_checksum",
                 "SET @mariadb_slave_capability = 4",
-                NULL, NULL,
+                NULL,
+                NULL,
         };
         char hb[96];
         snprintf(sql, sizeof(sql), "SET @slave_connect_state = '%s'",
@@ -322,8 +322,8 @@ static int connect_and_dump(struct binlog_source *src)
                                ? FERRY_ERR_FATAL
                                : FERRY_ERR_RETRY;
         }
-        log_info("binlog source connected gtid=%s server_id=%u",
-                 buf_cstr(&pos), src->o.server_id);
+        log_info("binlog source connected gtid=%s server_id=%u", buf_cstr(&pos),
+                 src->o.server_id);
         buf_free(&pos);
         atomic_store(&src->stats.connected, true);
         return 0;
@@ -366,8 +366,7 @@ static int apply_catalogue(struct binlog_source *src, struct binlog_table *t)
         if (mysql_query(src->meta, sql)) {
                 rc = db_classify(mysql_errno(src->meta));
                 snprintf(src->err, src->errsz, "catalogue of %s.%s: %s",
-                         t->shape->db, t->shape->name,
-                         mysql_error(src->meta));
+                         t->shape->db, t->shape->name, mysql_error(src->meta));
                 mysql_close(src->meta);
                 src->meta = NULL;
                 return rc;
@@ -394,8 +393,7 @@ static int apply_catalogue(struct binlog_source *src, struct binlog_table *t)
 
 static int on_table_map(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
 {
-        const struct st_mariadb_rpl_table_map_event *tm =
-                &ev->event.table_map;
+        const struct st_mariadb_rpl_table_map_event *tm = &ev->event.table_map;
         char db[256], name[256];
         char err[512];
 
@@ -407,9 +405,8 @@ static int on_table_map(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
         /* Always watched: besides backfill watermarks it carries cutover
          * barriers and backfill requests. */
         bool signal = !strcmp(db, SIGNAL_DB) && !strcmp(name, SIGNAL_TABLE);
-        bool watched = signal ||
-                       table_filter_match(src->database, src->tables,
-                                          src->o.ntables, db, name);
+        bool watched = signal || table_filter_match(src->database, src->tables,
+                                                    src->o.ntables, db, name);
         if (!m) {
                 src->tmaps = xrealloc(src->tmaps,
                                       (src->ntmaps + 1) * sizeof(*src->tmaps));
@@ -551,8 +548,8 @@ static int emit_snapshot(struct ferry_event *ev, void *opaque)
         return deliver(src, ev);
 }
 
-static const char *signal_field(const struct ferry_event *sig,
-                                const char *name, size_t *len)
+static const char *signal_field(const struct ferry_event *sig, const char *name,
+                                size_t *len)
 {
         int c = ferry_table_column(sig->table, name);
         if (c < 0 || !sig->after || sig->after[c].kind != FERRY_V_TEXT)
@@ -567,8 +564,8 @@ static int emit_signal(struct binlog_source *src, enum ferry_event_kind kind,
                        const char *value, size_t len, struct ferry_pos *pos)
 {
         char *text;
-        struct ferry_event *ev = ferry_event_new(kind, NULL, false, false,
-                                                 NULL, len + 1, &text);
+        struct ferry_event *ev =
+                ferry_event_new(kind, NULL, false, false, NULL, len + 1, &text);
         memcpy(text, value, len);
         text[len] = '\0';
         ev->mark = text;
@@ -596,8 +593,7 @@ static int on_signal(struct ferry_event *ev, void *opaque)
         } else if (klen == 7 && !memcmp(kind, "barrier", 7)) {
                 const char *id = signal_field(ev, "chunk", &vlen);
                 if (id)
-                        rc = emit_signal(src, FERRY_EV_BARRIER, id, vlen,
-                                         &pos);
+                        rc = emit_signal(src, FERRY_EV_BARRIER, id, vlen, &pos);
         } else if (klen == 8 && !memcmp(kind, "snapshot", 8)) {
                 const char *t = signal_field(ev, "tbl", &vlen);
                 if (t)
@@ -623,8 +619,10 @@ static int on_rows(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
         if (!m || !m->watched)
                 return 0;
         if (!m->t)
-                FAIL(FERRY_ERR_DATA, "rows event for table id %llu before "
-                     "its table map", (unsigned long long)r->table_id);
+                FAIL(FERRY_ERR_DATA,
+                     "rows event for table id %llu before "
+                     "its table map",
+                     (unsigned long long)r->table_id);
         struct binlog_rows rows = {
                 .kind = r->type == WRITE_ROWS    ? BINLOG_ROWS_WRITE
                         : r->type == UPDATE_ROWS ? BINLOG_ROWS_UPDATE
@@ -654,8 +652,8 @@ static int on_rows(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
         }
         int rc = binlog_rows_decode(m->t, &rows, &pos, &src->scratch, on_row,
                                     src, err, sizeof(err));
-        if (rc && rc != FERRY_ERR_STOP && (rc == FERRY_ERR_DATA ||
-                                           rc == FERRY_ERR_SCHEMA))
+        if (rc && rc != FERRY_ERR_STOP &&
+            (rc == FERRY_ERR_DATA || rc == FERRY_ERR_SCHEMA))
                 FAIL(rc, "%s (gtid %s, %s:%llu)", err,
                      gtid_format(&src->tx_gtid, gtid), src->file,
                      (unsigned long long)pos.offset);
@@ -732,8 +730,7 @@ static const char *next_token(const char *s, char *out, size_t outsz,
 
 /* Finds a watched table the statement names; returns true and its name. */
 static bool names_watched_table(struct binlog_source *src, const char *stmt,
-                                const char *default_db, char *table,
-                                size_t tsz)
+                                const char *default_db, char *table, size_t tsz)
 {
         char tok[256], prev[256] = "";
         char p;
@@ -790,8 +787,7 @@ static bool ddl_followable(const char *stmt)
                             !strcmp(tok, "CHANGE") || !strcmp(tok, "RENAME") ||
                             !strcmp(tok, "FIRST") || !strcmp(tok, "AFTER") ||
                             !strcmp(tok, "CONVERT") ||
-                            !strcmp(tok, "PARTITION") ||
-                            !strcmp(tok, "ORDER"))
+                            !strcmp(tok, "PARTITION") || !strcmp(tok, "ORDER"))
                                 return false;
                 }
         }
@@ -832,8 +828,7 @@ static int on_query(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
                 if (ddl_followable(stmt)) {
                         log_info("followed DDL on watched table table=%s "
                                  "gtid=%s statement=%.200s",
-                                 table, gtid_format(&src->tx_gtid, gtid),
-                                 stmt);
+                                 table, gtid_format(&src->tx_gtid, gtid), stmt);
                         /* The next TABLE_MAP brings the new shape. */
                 } else if (src->o.retiring && atomic_load(src->o.retiring)) {
                         log_info("watched tables retired by the cutover "
@@ -848,8 +843,7 @@ static int on_query(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
                                  "would diverge; apply the change to the "
                                  "mapping and target, then restart from a "
                                  "new snapshot (start = snapshot)",
-                                 table, gtid_format(&src->tx_gtid, gtid),
-                                 stmt);
+                                 table, gtid_format(&src->tx_gtid, gtid), stmt);
                         rc = FERRY_ERR_SCHEMA;
                 }
         }
@@ -943,8 +937,7 @@ static int stream(struct binlog_source *src, atomic_bool *stop)
                         break;
                 /* Chunks start between transactions, never inside one. */
                 if (src->o.snapshot && !src->in_tx && !src->resuming &&
-                    (rc = snapshot_tick(src->o.snapshot, src->err,
-                                        src->errsz)))
+                    (rc = snapshot_tick(src->o.snapshot, src->err, src->errsz)))
                         break;
         }
         if (ev)

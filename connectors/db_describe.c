@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int db_describe(MYSQL *my, const char *db, struct db_schema **out,
-                char *errstr, size_t errstr_size)
+int db_describe(MYSQL *my, const char *db, struct db_schema **out, char *errstr,
+                size_t errstr_size)
 {
         struct buf q;
         buf_init(&q);

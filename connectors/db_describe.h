@@ -21,8 +21,8 @@ struct db_schema {
  * @brief Reads every base table of db with its columns (in table order).
  * @returns 0, or a db_classify() code with errstr
  */
-int db_describe(MYSQL *my, const char *db, struct db_schema **out,
-                char *errstr, size_t errstr_size) FERRY_WUR;
+int db_describe(MYSQL *my, const char *db, struct db_schema **out, char *errstr,
+                size_t errstr_size) FERRY_WUR;
 void db_schema_free(struct db_schema *s);
 
 #endif

@@ -17,7 +17,7 @@
 #include <mysql.h>
 #include <stddef.h>
 
-#define SIGNAL_DB "ferry"
+#define SIGNAL_DB    "ferry"
 #define SIGNAL_TABLE "signal"
 
 /* @brief Creates ferry.signal if missing (needs CREATE on ferry.*). */

@@ -79,8 +79,7 @@ static char *dup0(const char *s)
         return s ? xstrdup(s) : NULL;
 }
 
-struct snapshot *snapshot_new(const struct db_endpoint *ep,
-                              uint32_t server_id,
+struct snapshot *snapshot_new(const struct db_endpoint *ep, uint32_t server_id,
                               const struct snapshot_table_state *tables,
                               size_t ntables, int64_t chunk_ms,
                               int64_t max_rows_per_s)
@@ -91,8 +90,8 @@ struct snapshot *snapshot_new(const struct db_endpoint *ep,
         s->user = dup0(ep->user);
         s->password = dup0(ep->password);
         s->database = dup0(ep->database);
-        s->ep = (struct db_endpoint){s->host, ep->port, s->socket, s->user,
-                                     s->password, s->database};
+        s->ep = (struct db_endpoint){s->host, ep->port,    s->socket,
+                                     s->user, s->password, s->database};
         s->tables = xcalloc(ntables ? ntables : 1, sizeof(*s->tables));
         s->ntables = ntables;
         for (size_t i = 0; i < ntables; i++) {
@@ -237,8 +236,8 @@ static int load_catalogue(struct snapshot *s, struct snap_table *t,
                 c->as = RA_TEXT;
                 if (strstr(dt, "int") && strcmp(dt, "point")) {
                         c->as = uns ? RA_UINT : RA_INT;
-                        t->shape->cols[i].type = uns ? FERRY_T_UINT
-                                                     : FERRY_T_INT;
+                        t->shape->cols[i].type =
+                                uns ? FERRY_T_UINT : FERRY_T_INT;
                 } else if (!strcmp(dt, "year")) {
                         c->as = RA_UINT;
                         t->shape->cols[i].type = FERRY_T_YEAR;
@@ -289,8 +288,8 @@ static int load_catalogue(struct snapshot *s, struct snap_table *t,
         }
         mysql_free_result(res);
         if (!n || !t->shape->npk) {
-                snprintf(errstr, errstr_size,
-                         "backfill: table %s.%s %s", s->database, t->name,
+                snprintf(errstr, errstr_size, "backfill: table %s.%s %s",
+                         s->database, t->name,
                          n ? "has no primary key" : "does not exist");
                 return FERRY_ERR_SCHEMA;
         }
@@ -311,8 +310,8 @@ static int load_catalogue(struct snapshot *s, struct snap_table *t,
                                 errstr_size);
         for (size_t i = 0; (row = mysql_fetch_row(res)) && i < t->shape->npk;
              i++)
-                t->shape->pk[i] = (uint32_t)ferry_table_column(t->shape,
-                                                               row[0]);
+                t->shape->pk[i] =
+                        (uint32_t)ferry_table_column(t->shape, row[0]);
         mysql_free_result(res);
         return 0;
 }
@@ -377,7 +376,7 @@ static int put_after(struct snapshot *s, struct snap_table *t, struct buf *b,
                         } else {
                                 const char *sv = json_string_value(v);
                                 db_put_quoted(s->my, b, sv ? sv : "",
-                                           sv ? strlen(sv) : 0);
+                                              sv ? strlen(sv) : 0);
                         }
                 }
                 buf_putc(b, ')');
@@ -422,8 +421,8 @@ static int parse_value(const struct snap_col *c, const char *v,
         }
 }
 
-static int write_signal(struct snapshot *s, const char *kind,
-                        const char *table, char *errstr, size_t errstr_size)
+static int write_signal(struct snapshot *s, const char *kind, const char *table,
+                        char *errstr, size_t errstr_size)
 {
         int rc = signal_table_write(s->my, s->chunk_id, kind, table, errstr,
                                     errstr_size);
@@ -508,10 +507,10 @@ static int read_chunk(struct snapshot *s, struct snap_table *t, char *errstr,
          * size, and a busy server gets smaller chunks. */
         uint64_t took = mono_ms() - t0;
         if (n == s->chunk_limit) {
-                size_t want = took ? (size_t)((double)s->chunk_size *
-                                              (double)s->chunk_ms /
-                                              (double)took)
-                                   : s->chunk_size * 2;
+                size_t want =
+                        took ? (size_t)((double)s->chunk_size *
+                                        (double)s->chunk_ms / (double)took)
+                             : s->chunk_size * 2;
                 if (want > s->chunk_size * 2)
                         want = s->chunk_size * 2;
                 if (want < CHUNK_MIN)
@@ -558,8 +557,7 @@ int snapshot_tick(struct snapshot *s, char *errstr, size_t errstr_size)
                 estimate(s, t);
                 log_info("backfill starts table=%s.%s rows_estimated=%llu "
                          "from=%s",
-                         s->database, t->name,
-                         (unsigned long long)t->estimated,
+                         s->database, t->name, (unsigned long long)t->estimated,
                          t->position[0] ? t->position : "start");
         }
         snprintf(s->chunk_id, sizeof(s->chunk_id), "%u-%d-%llx-%llu",
@@ -581,7 +579,7 @@ int snapshot_tick(struct snapshot *s, char *errstr, size_t errstr_size)
                 if (s->chunk_size > (size_t)ceiling / 2 + 1)
                         s->chunk_size = (size_t)ceiling / 2 + 1;
                 s->next_chunk_ms = mono_ms() + (uint64_t)s->nrows * 1000 /
-                                                      (uint64_t)ceiling;
+                                                       (uint64_t)ceiling;
         }
         return 0;
 }
@@ -608,8 +606,8 @@ void snapshot_on_change(struct snapshot *s, const struct ferry_event *ev)
         free(key);
 }
 
-static const char *signal_field(const struct ferry_event *sig,
-                                const char *name, size_t *len)
+static const char *signal_field(const struct ferry_event *sig, const char *name,
+                                size_t *len)
 {
         int c = ferry_table_column(sig->table, name);
         if (c < 0 || !sig->after || sig->after[c].kind != FERRY_V_TEXT)
@@ -643,9 +641,9 @@ int snapshot_on_signal(struct snapshot *s, const struct ferry_event *sig,
                 if (r->dropped)
                         continue;
                 char *text;
-                struct ferry_event *ev = ferry_event_new(
-                        FERRY_EV_ROW, t->shape, false, true, pos->file,
-                        r->text.len, &text);
+                struct ferry_event *ev =
+                        ferry_event_new(FERRY_EV_ROW, t->shape, false, true,
+                                        pos->file, r->text.len, &text);
                 ev->op = FERRY_OP_READ;
                 ev->snapshot = true;
                 ev->pos = *pos;
@@ -666,13 +664,13 @@ int snapshot_on_signal(struct snapshot *s, const struct ferry_event *sig,
                 return rc;
         /* Progress: the last key read, whether or not its row was kept. */
         bool last = s->nrows < s->chunk_limit;
-        const char *value = last ? SNAPSHOT_DONE
-                                 : (s->nrows ? s->rows[s->nrows - 1].key
-                                             : t->position);
+        const char *value =
+                last ? SNAPSHOT_DONE
+                     : (s->nrows ? s->rows[s->nrows - 1].key : t->position);
         char *text;
-        struct ferry_event *m = ferry_event_new(FERRY_EV_MARK, t->shape, false,
-                                                false, NULL,
-                                                strlen(value) + 1, &text);
+        struct ferry_event *m =
+                ferry_event_new(FERRY_EV_MARK, t->shape, false, false, NULL,
+                                strlen(value) + 1, &text);
         memcpy(text, value, strlen(value) + 1);
         m->mark = text;
         m->pos = *pos;
@@ -683,8 +681,7 @@ int snapshot_on_signal(struct snapshot *s, const struct ferry_event *sig,
         if (last) {
                 t->done = true;
                 log_info("backfill done table=%s.%s rows_copied=%llu",
-                         s->database, t->name,
-                         (unsigned long long)t->copied);
+                         s->database, t->name, (unsigned long long)t->copied);
         }
         drop_chunk(s);
         (void)errstr;

@@ -44,13 +44,15 @@ int barrier_pass(const struct cfg *cfg, MYSQL *src, MYSQL *dst,
         buf_puts(&q, " AND part = 'barrier'");
         for (;;) {
                 if (abort && atomic_load(abort)) {
-                        snprintf(errstr, errstr_size, "aborted while waiting "
+                        snprintf(errstr, errstr_size,
+                                 "aborted while waiting "
                                  "for the sink");
                         rc = FERRY_ERR_RETRY;
                         break;
                 }
                 if (mono_ms() > deadline) {
-                        snprintf(errstr, errstr_size, "the sink did not apply "
+                        snprintf(errstr, errstr_size,
+                                 "the sink did not apply "
                                  "barrier %s within %lldms",
                                  id, (long long)timeout_ms);
                         rc = FERRY_ERR_RETRY;
@@ -59,8 +61,10 @@ int barrier_pass(const struct cfg *cfg, MYSQL *src, MYSQL *dst,
                 got[0] = '\0';
                 if ((rc = db_query_value(dst, buf_cstr(&q), got, sizeof(got),
                                          err, sizeof(err)))) {
-                        snprintf(errstr, errstr_size, "reading ferry.offsets: "
-                                 "%s", err);
+                        snprintf(errstr, errstr_size,
+                                 "reading ferry.offsets: "
+                                 "%s",
+                                 err);
                         break;
                 }
                 if (!strcmp(got, id))

@@ -45,11 +45,11 @@ struct cfg {
                 struct cfg_db db;
                 char **tables; /* names or LIKE patterns; >= 1 */
                 size_t n_tables;
-                uint32_t server_id;      /* default 4001; must be != 0 */
-                enum cfg_start start;    /* default snapshot */
-                char *start_gtid;        /* "0-1-100[,1-2-5]" for gtid: */
-                int64_t heartbeat_ms;    /* default 1000 */
-                int64_t read_timeout_ms; /* default 5000; > heartbeat */
+                uint32_t server_id;          /* default 4001; must be != 0 */
+                enum cfg_start start;        /* default snapshot */
+                char *start_gtid;            /* "0-1-100[,1-2-5]" for gtid: */
+                int64_t heartbeat_ms;        /* default 1000 */
+                int64_t read_timeout_ms;     /* default 5000; > heartbeat */
                 int backfill_max_rows_per_s; /* default 0: no ceiling */
                 int64_t backfill_max_lag_ms; /* default 10000; 0: never
                                                 back off */

@@ -23,7 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_VERBS 32
+#define MAX_VERBS      32
 #define IDLE_TIMEOUT_S 300 /* a forgotten ferryctl must not pin a slot */
 
 struct verb {
@@ -97,9 +97,9 @@ static void answer(struct control_req *req, json_t *msg)
 
 void control_req_ok(struct control_req *req, json_t *result)
 {
-        answer(req, json_pack("{s:i, s:b, s:o}", "v",
-                              CONTROL_PROTOCOL_VERSION, "ok", 1, "result",
-                              result ? result : json_object()));
+        answer(req,
+               json_pack("{s:i, s:b, s:o}", "v", CONTROL_PROTOCOL_VERSION, "ok",
+                         1, "result", result ? result : json_object()));
 }
 
 void control_req_fail(struct control_req *req, const char *fmt, ...)
@@ -111,9 +111,8 @@ void control_req_fail(struct control_req *req, const char *fmt, ...)
         va_end(ap);
         log_info("control: %s refused: %s", req->cmd[0] ? req->cmd : "request",
                  msg);
-        answer(req, json_pack("{s:i, s:b, s:s}", "v",
-                              CONTROL_PROTOCOL_VERSION, "ok", 0, "error",
-                              msg));
+        answer(req, json_pack("{s:i, s:b, s:s}", "v", CONTROL_PROTOCOL_VERSION,
+                              "ok", 0, "error", msg));
 }
 
 static void dispatch(struct conn *c, const char *line, size_t len)
@@ -136,7 +135,8 @@ static void dispatch(struct conn *c, const char *line, size_t len)
         json_t *args = json_object_get(msg, "args");
         if (v && (!json_is_integer(v) ||
                   json_integer_value(v) != CONTROL_PROTOCOL_VERSION)) {
-                control_req_fail(req, "protocol version %s is not spoken "
+                control_req_fail(req,
+                                 "protocol version %s is not spoken "
                                  "here (this ferryd speaks %d)",
                                  json_is_integer(v) ? "other" : "unreadable",
                                  CONTROL_PROTOCOL_VERSION);
@@ -154,8 +154,7 @@ static void dispatch(struct conn *c, const char *line, size_t len)
                         if (!strcmp(c->ctl->verbs[i].name, name))
                                 break;
                 if (i == c->ctl->nverbs) {
-                        control_req_fail(req, "unknown command '%.60s'",
-                                         name);
+                        control_req_fail(req, "unknown command '%.60s'", name);
                 } else {
                         json_t *a = args ? json_incref(args) : json_object();
                         log_info("control: %s from pid %d uid %u", name,
@@ -176,10 +175,10 @@ static void on_read(struct bufferevent *bev, void *arg)
                 char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
                 if (!line) {
                         if (evbuffer_get_length(in) > CONTROL_MAX_LINE) {
-                                json_t *m = json_pack(
-                                        "{s:i, s:b, s:s}", "v",
-                                        CONTROL_PROTOCOL_VERSION, "ok", 0,
-                                        "error", "request line too long");
+                                json_t *m = json_pack("{s:i, s:b, s:s}", "v",
+                                                      CONTROL_PROTOCOL_VERSION,
+                                                      "ok", 0, "error",
+                                                      "request line too long");
                                 send_json(c, m);
                                 json_decref(m);
                                 evbuffer_drain(in, evbuffer_get_length(in));
@@ -193,9 +192,8 @@ static void on_read(struct bufferevent *bev, void *arg)
                 if (len > CONTROL_MAX_LINE) {
                         free(line);
                         json_t *m = json_pack("{s:i, s:b, s:s}", "v",
-                                              CONTROL_PROTOCOL_VERSION, "ok",
-                                              0, "error",
-                                              "request line too long");
+                                              CONTROL_PROTOCOL_VERSION, "ok", 0,
+                                              "error", "request line too long");
                         send_json(c, m);
                         json_decref(m);
                         continue;
@@ -269,7 +267,8 @@ static int clear_stale(const char *path, char *errstr, size_t errstr_size)
         if (lstat(path, &st) != 0)
                 return 0;
         if (!S_ISSOCK(st.st_mode)) {
-                snprintf(errstr, errstr_size, "control_socket %s exists and "
+                snprintf(errstr, errstr_size,
+                         "control_socket %s exists and "
                          "is not a socket; remove it or pick another path",
                          path);
                 return FERRY_ERR_CONFIG;
@@ -282,8 +281,10 @@ static int clear_stale(const char *path, char *errstr, size_t errstr_size)
         if (fd >= 0)
                 close(fd);
         if (live) {
-                snprintf(errstr, errstr_size, "control_socket %s: another "
-                         "ferryd is running there", path);
+                snprintf(errstr, errstr_size,
+                         "control_socket %s: another "
+                         "ferryd is running there",
+                         path);
                 return FERRY_ERR_CONFIG;
         }
         unlink(path);
@@ -295,17 +296,17 @@ struct control *control_new(struct event_base *base, const char *path,
 {
         struct sockaddr_un sun = {.sun_family = AF_UNIX};
         if (strlen(path) >= sizeof(sun.sun_path)) {
-                snprintf(errstr, errstr_size, "control_socket %s: longer than "
-                         "the %zu bytes a unix socket path may have", path,
-                         sizeof(sun.sun_path) - 1);
+                snprintf(errstr, errstr_size,
+                         "control_socket %s: longer than "
+                         "the %zu bytes a unix socket path may have",
+                         path, sizeof(sun.sun_path) - 1);
                 return NULL;
         }
         if (clear_stale(path, errstr, errstr_size))
                 return NULL;
         memcpy(sun.sun_path, path, strlen(path) + 1);
 
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                        0);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0) {
                 snprintf(errstr, errstr_size, "control_socket %s: socket: %s",
                          path, strerror(errno));
@@ -318,8 +319,8 @@ struct control *control_new(struct event_base *base, const char *path,
         int bind_errno = errno;
         umask(old);
         if (bad || listen(fd, 16) != 0) {
-                snprintf(errstr, errstr_size, "control_socket %s: %s: %s",
-                         path, bad ? "bind" : "listen",
+                snprintf(errstr, errstr_size, "control_socket %s: %s: %s", path,
+                         bad ? "bind" : "listen",
                          strerror(bad ? bind_errno : errno));
                 close(fd);
                 return NULL;
@@ -330,8 +331,10 @@ struct control *control_new(struct event_base *base, const char *path,
         ctl->listener = evconnlistener_new(base, on_accept, ctl,
                                            LEV_OPT_CLOSE_ON_FREE, -1, fd);
         if (!ctl->listener) {
-                snprintf(errstr, errstr_size, "control_socket %s: cannot "
-                         "listen", path);
+                snprintf(errstr, errstr_size,
+                         "control_socket %s: cannot "
+                         "listen",
+                         path);
                 close(fd);
                 unlink(path);
                 free(ctl->path);
@@ -363,8 +366,8 @@ void control_free(struct control *ctl)
         free(ctl);
 }
 
-void control_register(struct control *ctl, const char *name,
-                      control_verb_fn fn, void *opaque)
+void control_register(struct control *ctl, const char *name, control_verb_fn fn,
+                      void *opaque)
 {
         if (ctl->nverbs == MAX_VERBS) {
                 log_error("control: verb table full, '%s' not registered",

@@ -49,8 +49,8 @@ struct control *control_new(struct event_base *base, const char *path,
 void control_free(struct control *ctl);
 
 /* @brief Adds a verb; name and opaque must outlive ctl. */
-void control_register(struct control *ctl, const char *name,
-                      control_verb_fn fn, void *opaque);
+void control_register(struct control *ctl, const char *name, control_verb_fn fn,
+                      void *opaque);
 
 /* @brief Answers with {"ok":true,"result":result}; steals result (NULL
  * means {}). Frees req. */

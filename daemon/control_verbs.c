@@ -46,35 +46,32 @@ static void verb_status(void *opaque, struct control_req *req, json_t *args)
                 char why[256] = "";
                 s->ops->lags(s->flow, &sl, &kl, &tl);
                 bool ready = s->ops->ready(s->flow, why, sizeof(why));
-                st = json_pack("{s:f, s:f, s:f, s:b, s:o, s:[]}",
-                               "lag_seconds", tl, "source_lag_seconds", sl,
-                               "sink_lag_seconds", kl, "ready", ready,
-                               "last_error",
+                st = json_pack("{s:f, s:f, s:f, s:b, s:o, s:[]}", "lag_seconds",
+                               tl, "source_lag_seconds", sl, "sink_lag_seconds",
+                               kl, "ready", ready, "last_error",
                                ready ? json_null() : json_string(why),
                                "backfill");
         }
         json_object_set_new(st, "state", json_string(service_state(s)));
         if (s->pipe)
-                json_object_set_new(st, "backfill_held",
-                                    json_boolean(
-                                            pipeline_backfill_held(s->pipe)));
+                json_object_set_new(
+                        st, "backfill_held",
+                        json_boolean(pipeline_backfill_held(s->pipe)));
         json_object_set_new(st, "role",
-                            json_string(cfg->daemon.role == CFG_ROLE_ALL
-                                                ? "all"
+                            json_string(cfg->daemon.role == CFG_ROLE_ALL ? "all"
                                         : cfg->daemon.role == CFG_ROLE_SOURCE
                                                 ? "source"
                                                 : "sink"));
-        json_object_set_new(st, "transport",
-                            json_string(cfg->daemon.transport ==
-                                                        CFG_TRANSPORT_DIRECT
-                                                ? "direct"
-                                                : "kafka"));
-        json_object_set_new(st, "source",
-                            json_pack("{s:s, s:s}", "database",
-                                      cfg->source.db.database, "tables",
-                                      cfg->source.n_tables
-                                              ? cfg->source.tables[0]
-                                              : ""));
+        json_object_set_new(
+                st, "transport",
+                json_string(cfg->daemon.transport == CFG_TRANSPORT_DIRECT
+                                    ? "direct"
+                                    : "kafka"));
+        json_object_set_new(
+                st, "source",
+                json_pack("{s:s, s:s}", "database", cfg->source.db.database,
+                          "tables",
+                          cfg->source.n_tables ? cfg->source.tables[0] : ""));
         json_object_set_new(st, "last_cutover",
                             s->last_cutover ? json_incref(s->last_cutover)
                                             : json_null());
@@ -138,12 +135,12 @@ static void verb_snapshot(void *opaque, struct control_req *req, json_t *args)
         json_array_foreach(tables, i, t)
         {
                 const char *name = json_string_value(t);
-                if (!name || !table_filter_match(cfg->source.db.database,
-                                                 cfg->source.tables,
-                                                 cfg->source.n_tables,
-                                                 cfg->source.db.database,
-                                                 name)) {
-                        control_req_fail(req, "table '%s' is not one [source] "
+                if (!name || !table_filter_match(
+                                     cfg->source.db.database,
+                                     cfg->source.tables, cfg->source.n_tables,
+                                     cfg->source.db.database, name)) {
+                        control_req_fail(req,
+                                         "table '%s' is not one [source] "
                                          "tables selects",
                                          name ? name : "?");
                         return;
@@ -160,8 +157,7 @@ static void verb_snapshot(void *opaque, struct control_req *req, json_t *args)
                 if (rc)
                         break;
                 rc = signal_table_write(my, "request", "snapshot",
-                                        json_string_value(t), err,
-                                        sizeof(err));
+                                        json_string_value(t), err, sizeof(err));
         }
         if (my)
                 mysql_close(my);
@@ -217,8 +213,8 @@ static void verb_cutover(void *opaque, struct control_req *req, json_t *args)
                 return;
         }
         bool dry = json_is_true(json_object_get(args, "dry_run"));
-        s->cutover = cutover_start(s->cfg, s->pipe, pipeline_mapping(s->pipe),
-                                   dry);
+        s->cutover =
+                cutover_start(s->cfg, s->pipe, pipeline_mapping(s->pipe), dry);
         s->cutover_req = req;
         metric_enum_set(s->m_state, 3);
 }
@@ -232,8 +228,8 @@ static void verb_abort(void *opaque, struct control_req *req, json_t *args)
                 return;
         }
         cutover_abort(s->cutover);
-        control_req_ok(req, json_pack("{s:s}", "aborting",
-                                      cutover_step(s->cutover)));
+        control_req_ok(
+                req, json_pack("{s:s}", "aborting", cutover_step(s->cutover)));
 }
 
 static void finish_cutover(struct service *s)
@@ -263,8 +259,8 @@ static void finish_cutover(struct service *s)
                 else {
                         control_req_fail(s->cutover_req, "cutover %s: %s",
                                          result,
-                                         json_string_value(json_object_get(
-                                                 r, "reason")));
+                                         json_string_value(
+                                                 json_object_get(r, "reason")));
                         json_decref(r);
                 }
                 s->cutover_req = NULL;
@@ -324,23 +320,22 @@ void control_verbs_shutdown(struct service *s)
 void control_verbs_register(struct service *s)
 {
         if (s->reg) {
-                s->m_state = metrics_enum(s->reg, FERRY_M_CUTOVER_STATE,
-                                          "state", states,
-                                          sizeof(states) / sizeof(*states),
-                                          NULL);
+                s->m_state = metrics_enum(
+                        s->reg, FERRY_M_CUTOVER_STATE, "state", states,
+                        sizeof(states) / sizeof(*states), NULL);
                 s->m_pause = metrics_gauge(
                         s->reg, FERRY_M_CUTOVER_LAST_PAUSE_SECONDS, NULL);
                 s->m_cutover_ts = metrics_gauge(
                         s->reg, FERRY_M_CUTOVER_LAST_TIMESTAMP, NULL);
-                s->m_cutovers_ok = metrics_counter(
-                        s->reg, FERRY_M_CUTOVERS_TOTAL, "result", "success",
-                        NULL);
-                s->m_cutovers_failed = metrics_counter(
-                        s->reg, FERRY_M_CUTOVERS_TOTAL, "result", "failed",
-                        NULL);
-                s->m_cutovers_dry = metrics_counter(
-                        s->reg, FERRY_M_CUTOVERS_TOTAL, "result", "dry_run",
-                        NULL);
+                s->m_cutovers_ok =
+                        metrics_counter(s->reg, FERRY_M_CUTOVERS_TOTAL,
+                                        "result", "success", NULL);
+                s->m_cutovers_failed =
+                        metrics_counter(s->reg, FERRY_M_CUTOVERS_TOTAL,
+                                        "result", "failed", NULL);
+                s->m_cutovers_dry =
+                        metrics_counter(s->reg, FERRY_M_CUTOVERS_TOTAL,
+                                        "result", "dry_run", NULL);
         }
         if (!s->ctl)
                 return;

@@ -27,11 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOCK_ATTEMPTS 3
+#define LOCK_ATTEMPTS       3
 #define LOCK_ATTEMPT_MAX_MS 500 /* writers queue behind a waiting lock */
-#define LOCK_RETRY_GAP_MS 100   /* ... so they get through between tries */
-#define POLL_MS 2               /* hook polling in the pause */
-#define RECHECKS 3              /* rows in flight: look again this often */
+#define LOCK_RETRY_GAP_MS   100 /* ... so they get through between tries */
+#define POLL_MS             2   /* hook polling in the pause */
+#define RECHECKS            3   /* rows in flight: look again this often */
 
 struct cutover {
         const struct cfg *cfg;
@@ -90,8 +90,7 @@ static int fail(struct cutover *c, const char *result, const char *fmt, ...)
 static void step(struct cutover *c, const char *name, uint64_t since_us)
 {
         json_object_set_new(c->steps, name,
-                            json_real((double)(mono_us() - since_us) /
-                                      1000.0));
+                            json_real((double)(mono_us() - since_us) / 1000.0));
 }
 
 /* ms left before the pause must end (lock_timeout) or the cutover must
@@ -99,8 +98,7 @@ static void step(struct cutover *c, const char *name, uint64_t since_us)
 static int64_t budget_ms(struct cutover *c)
 {
         uint64_t now = mono_us();
-        int64_t left = c->drain_timeout_ms -
-                       (int64_t)(now - c->t_start) / 1000;
+        int64_t left = c->drain_timeout_ms - (int64_t)(now - c->t_start) / 1000;
         if (c->locked) {
                 int64_t l = c->lock_timeout_ms -
                             (int64_t)(now - c->t_locked) / 1000;
@@ -134,7 +132,8 @@ static void release(struct cutover *c)
          * what releases the locks. */
         if (db_exec(c->lock_conn, "UNLOCK TABLES", err, sizeof(err))) {
                 log_warning("cutover: UNLOCK TABLES failed (%s): closing the "
-                            "connection instead", err);
+                            "connection instead",
+                            err);
                 mysql_close(c->lock_conn);
                 c->lock_conn = NULL;
         }
@@ -154,8 +153,7 @@ static void list_tables(struct cutover *c)
         c->tables = xcalloc(n + 1, sizeof(*c->tables));
         for (size_t i = 0, k = 0; i < n; i++)
                 if (table_filter_match(cfg->source.db.database,
-                                       cfg->source.tables,
-                                       cfg->source.n_tables,
+                                       cfg->source.tables, cfg->source.n_tables,
                                        cfg->source.db.database, src[i]))
                         c->tables[k++] = xstrdup(src[i]);
 }
@@ -177,14 +175,17 @@ static int preconditions(struct cutover *c)
 {
         double src, snk, total;
         if (!c->tables[0])
-                return fail(c, "refused", "no mapped table is selected by "
-                                          "[source] tables");
+                return fail(c, "refused",
+                            "no mapped table is selected by "
+                            "[source] tables");
         if (pipeline_paused(c->p))
-                return fail(c, "refused", "the sink is paused: ferryctl "
-                                          "resume first");
+                return fail(c, "refused",
+                            "the sink is paused: ferryctl "
+                            "resume first");
         if (!pipeline_backfill_done(c->p))
-                return fail(c, "refused", "the backfill is not done yet "
-                                          "(see ferryctl status)");
+                return fail(c, "refused",
+                            "the backfill is not done yet "
+                            "(see ferryctl status)");
         pipeline_lags(c->p, &src, &snk, &total);
         if (total * 1000.0 > (double)c->max_lag_ms)
                 return fail(c, "refused",
@@ -203,8 +204,9 @@ static int report_json(struct cutover *c, const char *what, json_t *j)
         log_error("cutover: %s verify found differences: %s", what,
                   text ? text : "?");
         free(text);
-        return fail(c, "failed", "%s verify found rows that differ (see "
-                                 "ferryctl status --json)",
+        return fail(c, "failed",
+                    "%s verify found rows that differ (see "
+                    "ferryctl status --json)",
                     what);
 }
 
@@ -262,14 +264,12 @@ static int pause_writes(struct cutover *c)
                                      (unsigned long)q.len) == 0) {
                         c->t_locked = mono_us();
                         c->locked = true;
-                        json_object_set_new(c->steps, "lock_wait_ms",
-                                            json_real((double)(c->t_locked -
-                                                               t0) /
-                                                      1000.0));
+                        json_object_set_new(
+                                c->steps, "lock_wait_ms",
+                                json_real((double)(c->t_locked - t0) / 1000.0));
                         log_info("cutover: source writes paused "
                                  "attempt=%d wait_ms=%.1f",
-                                 i + 1,
-                                 (double)(c->t_locked - t0) / 1000.0);
+                                 i + 1, (double)(c->t_locked - t0) / 1000.0);
                         rc = 0;
                         break;
                 }
@@ -285,9 +285,10 @@ static int pause_writes(struct cutover *c)
                         return fail(c, "failed", "after pausing: %s", err);
                 return 0;
         }
-        return fail(c, "failed", "could not pause writes on the source "
-                                 "tables in %d attempts of %lldms (a long "
-                                 "transaction holds them?): %s",
+        return fail(c, "failed",
+                    "could not pause writes on the source "
+                    "tables in %d attempts of %lldms (a long "
+                    "transaction holds them?): %s",
                     LOCK_ATTEMPTS, (long long)attempt, err);
 }
 
@@ -297,11 +298,11 @@ static int drain(struct cutover *c)
 {
         char err[512];
         int64_t left = budget_ms(c);
-        if (barrier_pass(c->cfg, c->src, c->dst, left > 0 ? left : 0,
-                         &c->abort, c->barrier, sizeof(c->barrier), err,
-                         sizeof(err)))
-                return fail(c, "failed", "draining (within lock_timeout "
-                                         "and drain_timeout): %s",
+        if (barrier_pass(c->cfg, c->src, c->dst, left > 0 ? left : 0, &c->abort,
+                         c->barrier, sizeof(c->barrier), err, sizeof(err)))
+                return fail(c, "failed",
+                            "draining (within lock_timeout "
+                            "and drain_timeout): %s",
                             err);
         return 0;
 }
@@ -346,8 +347,8 @@ static int verify_paused(struct cutover *c)
                 nkeys += json_array_size(arr);
                 r = NULL;
                 int vrc = verify_keys(c->m, c->src, cfg->source.db.database,
-                                      c->dst, cfg->sink.db.database, table,
-                                      arr, NULL, &r, err, sizeof(err));
+                                      c->dst, cfg->sink.db.database, table, arr,
+                                      NULL, &r, err, sizeof(err));
                 if (vrc == FERRY_ERR_CONFIG) {
                         /* Its key goes through a transform: the keys
                          * cannot be looked up, the whole table can. */
@@ -372,8 +373,8 @@ static int verify_paused(struct cutover *c)
         }
         if (rc == 0) {
                 r = NULL;
-                if (verify_counts(c->m, c->src, cfg->source.db.database,
-                                  c->dst, cfg->sink.db.database, NULL, &r, err,
+                if (verify_counts(c->m, c->src, cfg->source.db.database, c->dst,
+                                  cfg->sink.db.database, NULL, &r, err,
                                   sizeof(err)))
                         rc = fail(c, "failed", "row counts in the pause: %s",
                                   err);
@@ -399,8 +400,7 @@ static int switch_exec(struct cutover *c, const char *path)
                             strerror(errno));
         if (pid == 0) {
                 setenv("FERRY_BARRIER", c->barrier, 1);
-                setenv("FERRY_SOURCE_DATABASE", c->cfg->source.db.database,
-                       1);
+                setenv("FERRY_SOURCE_DATABASE", c->cfg->source.db.database, 1);
                 setenv("FERRY_TARGET_DATABASE", c->cfg->sink.db.database, 1);
                 execl(path, path, "cutover", (char *)NULL);
                 _exit(127);
@@ -413,9 +413,10 @@ static int switch_exec(struct cutover *c, const char *path)
                 if (budget_ms(c) <= 0 || atomic_load(&c->abort)) {
                         kill(pid, SIGKILL);
                         waitpid(pid, &status, 0);
-                        return fail(c, "failed", "exec %s: still running "
-                                                 "when the pause had to end; "
-                                                 "killed",
+                        return fail(c, "failed",
+                                    "exec %s: still running "
+                                    "when the pause had to end; "
+                                    "killed",
                                     path);
                 }
                 sleep_ms(POLL_MS);
@@ -485,8 +486,9 @@ static int switch_rename(struct cutover *c)
         release(c);
         if (mysql_read_query_result(c->rename_conn)) {
                 pipeline_set_retiring(c->p, false);
-                return fail(c, "failed", "rename to %s failed, the old "
-                                         "tables stay in place: %s",
+                return fail(c, "failed",
+                            "rename to %s failed, the old "
+                            "tables stay in place: %s",
                             cfg->cutover.retired_schema,
                             mysql_error(c->rename_conn));
         }
@@ -600,8 +602,8 @@ static void *cutover_main(void *arg)
 {
         struct cutover *c = arg;
         c->t_start = mono_us();
-        log_info("cutover: starting%s action=%s", c->dry_run ? " (dry run)" : "",
-                 c->cfg->cutover.action);
+        log_info("cutover: starting%s action=%s",
+                 c->dry_run ? " (dry run)" : "", c->cfg->cutover.action);
         run(c);
         release(c);
         if (!c->result)
@@ -668,12 +670,12 @@ bool cutover_switched(struct cutover *c)
 
 json_t *cutover_result(struct cutover *c)
 {
-        json_t *r = json_pack("{s:s, s:s, s:f, s:O, s:O, s:s, s:s, s:b}",
-                              "result", c->result ? c->result : "running",
-                              "reason", c->reason, "pause_ms", c->pause_ms,
-                              "steps", c->steps, "verify", c->verify,
-                              "barrier", c->barrier, "action",
-                              c->cfg->cutover.action, "dry_run", c->dry_run);
+        json_t *r =
+                json_pack("{s:s, s:s, s:f, s:O, s:O, s:s, s:s, s:b}", "result",
+                          c->result ? c->result : "running", "reason",
+                          c->reason, "pause_ms", c->pause_ms, "steps", c->steps,
+                          "verify", c->verify, "barrier", c->barrier, "action",
+                          c->cfg->cutover.action, "dry_run", c->dry_run);
         return r;
 }
 

@@ -113,8 +113,7 @@ static int call(const char *path, json_t *req, int timeout_s, json_t **reply)
                 int e = errno;
                 if (fd >= 0)
                         close(fd);
-                return die("cannot reach ferryd at %s: %s%s", path,
-                           strerror(e),
+                return die("cannot reach ferryd at %s: %s%s", path, strerror(e),
                            e == ENOENT || e == ECONNREFUSED
                                    ? " (is ferryd running? -c/--socket "
                                      "pick another)"
@@ -134,8 +133,7 @@ static int call(const char *path, json_t *req, int timeout_s, json_t **reply)
         time_t deadline = timeout_s > 0 ? time(NULL) + timeout_s : 0;
         for (;;) {
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                int left = deadline ? (int)(deadline - time(NULL)) * 1000
-                                    : -1;
+                int left = deadline ? (int)(deadline - time(NULL)) * 1000 : -1;
                 if (deadline && left <= 0) {
                         close(fd);
                         free(buf);
@@ -212,17 +210,15 @@ static void print_status(json_t *r)
                         printf("  %-40s %12.0f %12.0f %5s %10.0f %8s\n",
                                str(t, "table"), num(t, "rows_copied"),
                                num(t, "rows_total"),
-                               json_is_true(json_object_get(t, "done"))
-                                       ? "yes"
-                                       : "no",
+                               json_is_true(json_object_get(t, "done")) ? "yes"
+                                                                        : "no",
                                num(t, "rows_per_second"), eta);
                 }
         }
         json_t *v = json_object_get(r, "last_verify");
         if (json_is_object(v))
                 printf("last verify   %s (%.2fs)\n",
-                       json_object_get(v, "error")
-                               ? str(v, "error")
+                       json_object_get(v, "error") ? str(v, "error")
                        : json_is_true(json_object_get(v, "clean"))
                                ? "clean"
                                : "DIFFERENCES (status --json lists keys)",
@@ -277,8 +273,7 @@ static void print_result(const char *cmd, json_t *r, bool as_json)
                                                               : "ok");
                         size_t j;
                         json_t *key;
-                        json_array_foreach(json_object_get(t,
-                                                           "differing_keys"),
+                        json_array_foreach(json_object_get(t, "differing_keys"),
                                            j, key)
                         {
                                 char *kt = json_dumps(key, JSON_COMPACT);
@@ -317,7 +312,8 @@ int main(int argc, char **argv)
                 case 't':
                         o.timeout_s = atoi(optarg);
                         if (o.timeout_s <= 0) {
-                                fprintf(stderr, "ferryctl: --timeout '%s': "
+                                fprintf(stderr,
+                                        "ferryctl: --timeout '%s': "
                                         "expected whole seconds > 0\n",
                                         optarg);
                                 return 2;
@@ -387,21 +383,20 @@ int main(int argc, char **argv)
                                             json_string(o.table));
                 known = true;
         } else if (!strcmp(cmd, "cutover")) {
-                json_object_set_new(args, "dry_run",
-                                    json_boolean(o.dry_run));
+                json_object_set_new(args, "dry_run", json_boolean(o.dry_run));
                 known = true;
         }
         if (!known || optind < argc) {
                 json_decref(args);
-                fprintf(stderr, known ? "ferryctl: %s: unexpected argument "
-                                        "'%s'\n"
-                                      : "ferryctl: unknown command '%s'%s\n",
+                fprintf(stderr,
+                        known ? "ferryctl: %s: unexpected argument "
+                                "'%s'\n"
+                              : "ferryctl: unknown command '%s'%s\n",
                         cmd, known ? argv[optind] : "; see ferryctl --help");
                 return 2;
         }
         if (o.timeout_s < 0)
-                o.timeout_s = !strcmp(cmd, "verify") ||
-                                              !strcmp(cmd, "cutover")
+                o.timeout_s = !strcmp(cmd, "verify") || !strcmp(cmd, "cutover")
                                       ? 0
                                       : 30;
 
@@ -410,9 +405,9 @@ int main(int argc, char **argv)
                 json_decref(args);
                 return 1;
         }
-        json_t *req = json_pack("{s:i, s:s, s:o}", "v",
-                                CONTROL_PROTOCOL_VERSION, "cmd", cmd, "args",
-                                args);
+        json_t *req =
+                json_pack("{s:i, s:s, s:o}", "v", CONTROL_PROTOCOL_VERSION,
+                          "cmd", cmd, "args", args);
         json_t *reply = NULL;
         int rc = call(path, req, o.timeout_s, &reply);
         json_decref(req);

@@ -85,7 +85,8 @@ const struct flow_ops *flow_for(const struct cfg *cfg, char *errstr,
                 return &flow_direct;
         if (cfg->daemon.role == CFG_ROLE_SOURCE)
                 return &flow_kafka_source;
-        snprintf(errstr, errstr_size, "transport = kafka is not built yet "
+        snprintf(errstr, errstr_size,
+                 "transport = kafka is not built yet "
                  "for this role; use role = source, or transport = direct");
         return NULL;
 }

@@ -30,13 +30,13 @@
 #include <string.h>
 #include <time.h>
 
-#define QUEUE_BYTES (32u << 20)  /* bounded memory between the threads */
-#define BATCH_ROWS 5000          /* rows per target transaction, at most */
-#define BATCH_MS 200             /* ... and milliseconds */
-#define IDLE_COMMIT_MS 1000      /* position-only commits when idle */
-#define TS_RESOLUTION_MS 999     /* binlog timestamps: whole seconds */
-#define POSITION_PART "gtid"     /* ferry.offsets part in direct mode */
-#define CUTOVER_PART "cutover"   /* set once a cutover switched */
+#define QUEUE_BYTES      (32u << 20) /* bounded memory between the threads */
+#define BATCH_ROWS       5000        /* rows per target transaction, at most */
+#define BATCH_MS         200         /* ... and milliseconds */
+#define IDLE_COMMIT_MS   1000        /* position-only commits when idle */
+#define TS_RESOLUTION_MS 999         /* binlog timestamps: whole seconds */
+#define POSITION_PART    "gtid"      /* ferry.offsets part in direct mode */
+#define CUTOVER_PART     "cutover"   /* set once a cutover switched */
 
 struct backfill_row {
         char table[65];
@@ -53,25 +53,25 @@ struct pipeline {
         struct metrics *reg;
 
         pthread_t thread;
-        atomic_bool stop;        /* stop requested */
+        atomic_bool stop; /* stop requested */
         atomic_bool finished;
         atomic_bool paused;
         atomic_bool ready;
-        int result;              /* written by the thread before finished */
+        int result; /* written by the thread before finished */
         char error[1200];
 
         /* The current epoch's source (for stats), under lock. */
         pthread_mutex_t lock;
         struct binlog_source *src;
         struct event_queue *queue;
-        struct snapshot *snap;   /* the epoch's backfill, or NULL */
-        bool backfill_held;      /* loop thread: live changes come first */
+        struct snapshot *snap; /* the epoch's backfill, or NULL */
+        bool backfill_held;    /* loop thread: live changes come first */
         atomic_uint_fast64_t applied_ts_ms; /* commit time of last applied */
-        char applied_pos[4096];  /* GTID position last committed, under lock */
-        atomic_bool restart;     /* end the epoch now, start the next at once */
-        atomic_bool retiring;    /* the cutover is renaming the tables away */
-        atomic_bool cut_over;    /* the stream ended at a cutover */
-        bool validated;          /* the mapping fits the real tables */
+        char applied_pos[4096]; /* GTID position last committed, under lock */
+        atomic_bool restart;    /* end the epoch now, start the next at once */
+        atomic_bool retiring;   /* the cutover is renaming the tables away */
+        atomic_bool cut_over;   /* the stream ended at a cutover */
+        bool validated;         /* the mapping fits the real tables */
 
         /* Keys applied since pipeline_touch_start, under lock: the
          * cutover verifies exactly these rows in its write pause.
@@ -86,8 +86,7 @@ struct pipeline {
 
         struct metric_gauge *m_connected, *m_source_lag, *m_sink_lag,
                 *m_total_lag, *m_queue;
-        struct metric_counter *m_reconnects, *m_errors_source,
-                *m_errors_sink;
+        struct metric_counter *m_reconnects, *m_errors_source, *m_errors_sink;
         struct metric_histogram *m_batch;
         struct table_counters *m_events, *m_applied; /* sink thread only */
 };
@@ -132,8 +131,8 @@ static int push_event(struct ferry_event *ev, void *opaque)
 static void *source_main(void *arg)
 {
         struct source_run *sr = arg;
-        sr->rc = binlog_source_run(sr->src, push_event, sr, &sr->stop,
-                                   sr->err, sizeof(sr->err));
+        sr->rc = binlog_source_run(sr->src, push_event, sr, &sr->stop, sr->err,
+                                   sizeof(sr->err));
         /* The sink drains what is queued and then sees the end. */
         event_queue_close(sr->q);
         return NULL;
@@ -203,8 +202,8 @@ static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
         int rc;
 
         if ((ev->before && !before) || (ev->after && !after)) {
-                snprintf(err, errsz, "table %s.%s: a value is not UTF-8",
-                         t->db, t->name);
+                snprintf(err, errsz, "table %s.%s: a value is not UTF-8", t->db,
+                         t->name);
                 rc = FERRY_ERR_DATA;
                 goto out;
         }
@@ -223,11 +222,11 @@ static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
                                    op->kind == MAPPING_OP_UPSERT ? "upsert"
                                                                  : "delete");
                 if (op->kind == MAPPING_OP_UPSERT)
-                        rc = mariadb_sink_upsert(sink, op->table, op->row,
-                                                 err, errsz);
+                        rc = mariadb_sink_upsert(sink, op->table, op->row, err,
+                                                 errsz);
                 else
-                        rc = mariadb_sink_delete(sink, op->table, op->row,
-                                                 err, errsz);
+                        rc = mariadb_sink_delete(sink, op->table, op->row, err,
+                                                 errsz);
         }
         mapping_ops_clear(&ops);
 out:
@@ -264,9 +263,8 @@ static int commit(struct pipeline *p, struct mariadb_sink *sink,
 }
 
 /* @returns the progress row of table (hint: the last one found). */
-static struct backfill_row *backfill_find(struct pipeline *p,
-                                          struct backfill_row *hint,
-                                          const char *table)
+static struct backfill_row *
+backfill_find(struct pipeline *p, struct backfill_row *hint, const char *table)
 {
         if (hint && !strcmp(hint->table, table))
                 return hint;
@@ -281,8 +279,8 @@ static struct backfill_row *backfill_find(struct pipeline *p,
 /* Applies events until the queue ends or an error. Commits only at
  * source transaction boundaries. */
 static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
-                     struct event_queue *q, struct gtid_pos *applied,
-                     char *err, size_t errsz)
+                     struct event_queue *q, struct gtid_pos *applied, char *err,
+                     size_t errsz)
 {
         uint64_t batch_rows = 0, batch_start = 0, last_commit = mono_ms();
         uint64_t applied_ts = atomic_load(&p->applied_ts_ms);
@@ -331,11 +329,11 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                         commit_now = true;
                         break;
                 case FERRY_EV_SNAPSHOT_REQUEST:
-                        if (!table_filter_match(
-                                    p->cfg->source.db.database,
-                                    p->cfg->source.tables,
-                                    p->cfg->source.n_tables,
-                                    p->cfg->source.db.database, ev->mark)) {
+                        if (!table_filter_match(p->cfg->source.db.database,
+                                                p->cfg->source.tables,
+                                                p->cfg->source.n_tables,
+                                                p->cfg->source.db.database,
+                                                ev->mark)) {
                                 log_warning("backfill of %s.%s requested, "
                                             "but [source] tables does not "
                                             "select it: ignored",
@@ -344,8 +342,7 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                                 break;
                         }
                         char rpart[320];
-                        snprintf(rpart, sizeof(rpart), "snapshot:%s",
-                                 ev->mark);
+                        snprintf(rpart, sizeof(rpart), "snapshot:%s", ev->mark);
                         mariadb_sink_mark(sink, rpart, "");
                         log_info("backfill of %s.%s requested: starting it",
                                  p->cfg->source.db.database, ev->mark);
@@ -412,16 +409,19 @@ static int source_tables(struct pipeline *p, json_t **out)
         mysql_real_escape_string(my, db, cfg->source.db.database, dblen);
         struct buf q;
         buf_init(&q);
-        buf_printf(&q, "SELECT TABLE_NAME FROM information_schema.TABLES "
-                       "WHERE TABLE_SCHEMA = '%s' AND TABLE_TYPE = 'BASE "
-                       "TABLE' ORDER BY TABLE_NAME",
+        buf_printf(&q,
+                   "SELECT TABLE_NAME FROM information_schema.TABLES "
+                   "WHERE TABLE_SCHEMA = '%s' AND TABLE_TYPE = 'BASE "
+                   "TABLE' ORDER BY TABLE_NAME",
                    db);
         int bad = mysql_query(my, buf_cstr(&q));
         buf_free(&q);
         MYSQL_RES *res = bad ? NULL : mysql_store_result(my);
         if (!res) {
-                snprintf(p->error, sizeof(p->error), "source: listing "
-                         "tables: %s", mysql_error(my));
+                snprintf(p->error, sizeof(p->error),
+                         "source: listing "
+                         "tables: %s",
+                         mysql_error(my));
                 rc = db_classify(mysql_errno(my));
                 mysql_close(my);
                 return rc;
@@ -430,8 +430,7 @@ static int source_tables(struct pipeline *p, json_t **out)
         MYSQL_ROW row;
         while ((row = mysql_fetch_row(res)))
                 if (table_filter_match(cfg->source.db.database,
-                                       cfg->source.tables,
-                                       cfg->source.n_tables,
+                                       cfg->source.tables, cfg->source.n_tables,
                                        cfg->source.db.database, row[0]))
                         json_array_append_new(*out, json_string(row[0]));
         mysql_free_result(res);
@@ -516,8 +515,8 @@ static int plan_snapshot(struct pipeline *p, struct mariadb_sink *sink,
 {
         const struct cfg *cfg = p->cfg;
         char err[512];
-        json_t *stored = mariadb_sink_read_offsets(sink, "snapshot:", err,
-                                                   sizeof(err));
+        json_t *stored =
+                mariadb_sink_read_offsets(sink, "snapshot:", err, sizeof(err));
         *snapp = NULL;
         if (!stored) {
                 snprintf(p->error, sizeof(p->error), "sink: %s", err);
@@ -555,9 +554,9 @@ static int plan_snapshot(struct pipeline *p, struct mariadb_sink *sink,
         }
         backfill_publish(p, st, n);
         struct db_endpoint ep = cfg_endpoint(&cfg->source.db);
-        struct snapshot *snap = snapshot_new(
-                &ep, cfg->source.server_id, st, n, 100,
-                cfg->source.backfill_max_rows_per_s);
+        struct snapshot *snap =
+                snapshot_new(&ep, cfg->source.server_id, st, n, 100,
+                             cfg->source.backfill_max_rows_per_s);
         free(st);
         json_decref(stored);
         if (snapshot_active(snap))
@@ -611,8 +610,7 @@ static int run_epoch(struct pipeline *p)
         rc = mariadb_sink_new(&sep, name, &sink, err, sizeof(err));
         if (rc == 0)
                 rc = mariadb_sink_read_offset(sink, POSITION_PART, stored,
-                                              sizeof(stored), err,
-                                              sizeof(err));
+                                              sizeof(stored), err, sizeof(err));
         if (rc) {
                 snprintf(p->error, sizeof(p->error), "sink: %s", err);
                 mariadb_sink_free(sink);
@@ -629,8 +627,7 @@ static int run_epoch(struct pipeline *p)
                 return rc;
         }
         if (cutover[0]) {
-                log_info("cut over already (%s): nothing to stream",
-                         cutover);
+                log_info("cut over already (%s): nothing to stream", cutover);
                 atomic_store(&p->cut_over, true);
                 mariadb_sink_free(sink);
                 return FERRY_ERR_STOP;
@@ -717,8 +714,9 @@ static int run_epoch(struct pipeline *p)
                 metric_counter_inc(p->m_errors_source);
                 rc = sr.rc == FERRY_ERR_RETRY ? FERRY_ERR_RETRY : sr.rc;
         }
-        metric_counter_add(p->m_reconnects,
-                           atomic_load(&binlog_source_stats(sr.src)->reconnects));
+        metric_counter_add(
+                p->m_reconnects,
+                atomic_load(&binlog_source_stats(sr.src)->reconnects));
         binlog_source_free(sr.src);
         snapshot_free(snap);
         event_queue_free(sr.q);
@@ -787,8 +785,7 @@ static double gauge_connected(void *opaque)
 {
         struct pipeline *p = opaque;
         pthread_mutex_lock(&p->lock);
-        bool c = p->src &&
-                 atomic_load(&binlog_source_stats(p->src)->connected);
+        bool c = p->src && atomic_load(&binlog_source_stats(p->src)->connected);
         pthread_mutex_unlock(&p->lock);
         return c ? 1 : 0;
 }
@@ -817,32 +814,32 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
         pthread_mutex_init(&p->lock, NULL);
         atomic_store(&p->applied_ts_ms, wall_ms());
         if (reg) {
-                p->m_connected = metrics_gauge(reg, FERRY_M_SOURCE_CONNECTED,
-                                               NULL);
+                p->m_connected =
+                        metrics_gauge(reg, FERRY_M_SOURCE_CONNECTED, NULL);
                 metric_gauge_bind(p->m_connected, gauge_connected, p);
-                p->m_source_lag = metrics_gauge(
-                        reg, FERRY_M_SOURCE_LAG_SECONDS, NULL);
+                p->m_source_lag =
+                        metrics_gauge(reg, FERRY_M_SOURCE_LAG_SECONDS, NULL);
                 metric_gauge_bind(p->m_source_lag, gauge_source_lag, p);
-                p->m_sink_lag = metrics_gauge(reg, FERRY_M_SINK_LAG_SECONDS,
-                                              NULL);
+                p->m_sink_lag =
+                        metrics_gauge(reg, FERRY_M_SINK_LAG_SECONDS, NULL);
                 metric_gauge_bind(p->m_sink_lag, gauge_sink_lag, p);
                 p->m_total_lag = metrics_gauge(
                         reg, FERRY_M_REPLICATION_LAG_SECONDS, NULL);
                 metric_gauge_bind(p->m_total_lag, gauge_total_lag, p);
-                p->m_queue = metrics_gauge(reg, FERRY_M_DIRECT_QUEUE_EVENTS,
-                                           NULL);
+                p->m_queue =
+                        metrics_gauge(reg, FERRY_M_DIRECT_QUEUE_EVENTS, NULL);
                 metric_gauge_bind(p->m_queue, gauge_queue, p);
                 p->m_reconnects = metrics_counter(
                         reg, FERRY_M_SOURCE_RECONNECTS_TOTAL, NULL);
-                p->m_errors_source = metrics_counter(
-                        reg, FERRY_M_ERRORS_TOTAL, "kind", "source", NULL);
+                p->m_errors_source = metrics_counter(reg, FERRY_M_ERRORS_TOTAL,
+                                                     "kind", "source", NULL);
                 p->m_errors_sink = metrics_counter(reg, FERRY_M_ERRORS_TOTAL,
                                                    "kind", "sink", NULL);
                 p->m_batch = metrics_histogram(reg, FERRY_M_SINK_BATCH_SECONDS,
                                                NULL, 0, NULL);
                 p->m_events = table_counters_new(reg, FERRY_M_EVENTS_TOTAL);
-                p->m_applied = table_counters_new(reg,
-                                                  FERRY_M_ROWS_APPLIED_TOTAL);
+                p->m_applied =
+                        table_counters_new(reg, FERRY_M_ROWS_APPLIED_TOTAL);
         }
         pthread_create(&p->thread, NULL, pipeline_main, p);
         *pp = p;
@@ -892,8 +889,7 @@ int pipeline_free(struct pipeline *p)
 bool pipeline_ready(struct pipeline *p, char *reason, size_t reason_size)
 {
         if (atomic_load(&p->finished)) {
-                snprintf(reason, reason_size, "pipeline stopped: %s",
-                         p->error);
+                snprintf(reason, reason_size, "pipeline stopped: %s", p->error);
                 return false;
         }
         if (gauge_connected(p) < 1) {
@@ -945,8 +941,7 @@ void pipeline_lags(struct pipeline *p, double *source, double *sink,
                  * what is older than that counts (else a healthy stream
                  * would read a sawtooth between 0 and 1 s). */
                 src_lag = (double)(now > last_event + TS_RESOLUTION_MS
-                                           ? now - last_event -
-                                                     TS_RESOLUTION_MS
+                                           ? now - last_event - TS_RESOLUTION_MS
                                            : 0) /
                           1000.0;
         else
@@ -956,8 +951,7 @@ void pipeline_lags(struct pipeline *p, double *source, double *sink,
         double snk_lag = 0;
         if (queued || !caught_up || atomic_load(&p->paused))
                 snk_lag = applied && now > applied + TS_RESOLUTION_MS
-                                  ? (double)(now - applied -
-                                             TS_RESOLUTION_MS) /
+                                  ? (double)(now - applied - TS_RESOLUTION_MS) /
                                             1000.0
                                   : 0;
         *source = src_lag;
@@ -1004,8 +998,7 @@ json_t *pipeline_status(struct pipeline *p)
                 if (!done && rate > 0 && r->total > copied)
                         json_object_set_new(
                                 row, "eta_seconds",
-                                json_real((double)(r->total - copied) /
-                                          rate));
+                                json_real((double)(r->total - copied) / rate));
                 json_array_append_new(bf, row);
                 backfilling = backfilling || !done;
         }
@@ -1105,14 +1098,13 @@ void pipeline_throttle(struct pipeline *p)
         bool hold = max_lag > 0 && snk * 1000.0 > (double)max_lag;
         if (hold != p->backfill_held)
                 log_info("backfill %s sink_lag=%.1fs backfill_max_lag=%.1fs",
-                         hold ? "holds: live changes first" : "goes on",
-                         snk, (double)max_lag / 1000.0);
+                         hold ? "holds: live changes first" : "goes on", snk,
+                         (double)max_lag / 1000.0);
         p->backfill_held = hold;
         pthread_mutex_lock(&p->lock);
         if (p->snap)
-                snapshot_set_throttle(p->snap,
-                                      cfg->source.backfill_max_rows_per_s,
-                                      hold);
+                snapshot_set_throttle(
+                        p->snap, cfg->source.backfill_max_rows_per_s, hold);
         pthread_mutex_unlock(&p->lock);
 }
 

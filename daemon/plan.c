@@ -38,8 +38,8 @@ static void check(struct plan *p, bool ok, const char *fmt, ...)
                 p->problems++;
 }
 
-static void var_is(struct plan *p, MYSQL *my, const char *var,
-                   const char *want, const char *fix)
+static void var_is(struct plan *p, MYSQL *my, const char *var, const char *want,
+                   const char *fix)
 {
         char sql[128], got[256], err[512];
         snprintf(sql, sizeof(sql), "SELECT @@GLOBAL.%s", var);
@@ -112,8 +112,9 @@ static void check_source(struct plan *p, const struct cfg *cfg)
         } else {
                 check(p, has_priv(g, "REPLICATION SLAVE"),
                       "source grant REPLICATION SLAVE (to read the binlog)");
-                check(p, has_priv(g, "BINLOG MONITOR") ||
-                                 has_priv(g, "REPLICATION CLIENT"),
+                check(p,
+                      has_priv(g, "BINLOG MONITOR") ||
+                              has_priv(g, "REPLICATION CLIENT"),
                       "source grant BINLOG MONITOR (to read positions)");
                 check(p, has_priv(g, "SELECT"),
                       "source grant SELECT on %s (backfill, verify)",
@@ -153,8 +154,8 @@ static void check_source(struct plan *p, const struct cfg *cfg)
                         continue;
                 watched++;
                 bool pk = row[1] && atoi(row[1]) > 0;
-                check(p, pk, "source table %s.%s %s",
-                      cfg->source.db.database, row[0],
+                check(p, pk, "source table %s.%s %s", cfg->source.db.database,
+                      row[0],
                       pk ? "has a primary key"
                          : "has no primary key: add one (ferry keys "
                            "events and chunks by it)");
@@ -179,8 +180,9 @@ static void check_sink(struct plan *p, const struct cfg *cfg)
               mysql_get_server_info(my));
         char *g = grants(my);
         if (g) {
-                check(p, has_priv(g, "INSERT") && has_priv(g, "DELETE") &&
-                                 has_priv(g, "UPDATE"),
+                check(p,
+                      has_priv(g, "INSERT") && has_priv(g, "DELETE") &&
+                              has_priv(g, "UPDATE"),
                       "sink grant INSERT, UPDATE, DELETE on %s",
                       cfg->sink.db.database);
                 check(p, strstr(g, "ON `FERRY`.*") || strstr(g, "ON *.*"),
@@ -216,8 +218,9 @@ static void check_mapping(struct plan *p, const struct cfg *cfg)
         if (rc && !pr.n)
                 check(p, false, "mapping %s: %s", cfg->sink.mapping, err);
         else if (!rc)
-                check(p, true, "mapping %s fits the source and target "
-                               "tables",
+                check(p, true,
+                      "mapping %s fits the source and target "
+                      "tables",
                       cfg->sink.mapping);
         mapping_free(m);
 }
@@ -238,8 +241,8 @@ static void check_kafka(struct plan *p, const struct cfg *cfg)
                                       sizeof(err)) != RD_KAFKA_CONF_OK)
                         check(p, false, "kafka rdkafka.%s: %s",
                               cfg->kafka.rdkafka_keys[i], err);
-        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err,
-                                      sizeof(err));
+        rd_kafka_t *rk =
+                rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
         if (!rk) {
                 check(p, false, "kafka client: %s", err);
                 return;
@@ -262,13 +265,13 @@ static void check_kafka(struct plan *p, const struct cfg *cfg)
                 if (!strncmp(md->topics[i].topic, prefix, strlen(prefix))) {
                         found++;
                         check(p, true, "kafka topic %s (%d partitions)",
-                              md->topics[i].topic,
-                              md->topics[i].partition_cnt);
+                              md->topics[i].topic, md->topics[i].partition_cnt);
                 }
         if (!found)
-                check(p, false, "kafka topics %s*: none yet; create them "
-                                "(README: Kafka topics on a real cluster) "
-                                "or allow auto-creation",
+                check(p, false,
+                      "kafka topics %s*: none yet; create them "
+                      "(README: Kafka topics on a real cluster) "
+                      "or allow auto-creation",
                       prefix);
         rd_kafka_metadata_destroy(md);
         rd_kafka_destroy(rk);
@@ -280,7 +283,9 @@ int plan_run(const struct cfg *cfg, FILE *out)
         bool source = cfg->daemon.role != CFG_ROLE_SINK;
         bool sink = cfg->daemon.role != CFG_ROLE_SOURCE;
         fprintf(out, "ferry plan for %s (role %s, transport %s)\n", cfg->path,
-                source && sink ? "all" : source ? "source" : "sink",
+                source && sink ? "all"
+                : source       ? "source"
+                               : "sink",
                 cfg->daemon.transport == CFG_TRANSPORT_KAFKA ? "kafka"
                                                              : "direct");
         if (source)

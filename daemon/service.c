@@ -19,7 +19,6 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-
 static bool ready_cb(void *opaque, char *reason, size_t reason_size)
 {
         struct service *s = opaque;
@@ -108,8 +107,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         if (++s->status_ticks % 10 == 0) {
                 double src, sink, total;
                 s->ops->lags(s->flow, &src, &sink, &total);
-                sd_notifyf(0, "STATUS=%s, lag %.1fs (source %.1fs, "
-                              "sink %.1fs)",
+                sd_notifyf(0,
+                           "STATUS=%s, lag %.1fs (source %.1fs, "
+                           "sink %.1fs)",
                            service_state(s), total, src, sink);
         }
 }

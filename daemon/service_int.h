@@ -29,10 +29,10 @@ struct service {
         int status_ticks;
         uint64_t started_ms;
 
-        struct cutover *cutover;        /* running, or NULL */
+        struct cutover *cutover;         /* running, or NULL */
         struct control_req *cutover_req; /* who waits for it */
-        json_t *last_cutover;           /* outcome, or NULL */
-        bool cut_over;                  /* a cutover switched */
+        json_t *last_cutover;            /* outcome, or NULL */
+        bool cut_over;                   /* a cutover switched */
 
         struct verify_job *verify;
         struct control_req *verify_req;

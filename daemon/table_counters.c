@@ -23,8 +23,8 @@ struct table_counters {
         size_t last;
 };
 
-struct table_counters *table_counters_new(struct metrics *reg,
-                                          const char *name, const char *help)
+struct table_counters *table_counters_new(struct metrics *reg, const char *name,
+                                          const char *help)
 {
         if (!reg)
                 return NULL;

@@ -11,8 +11,8 @@
 struct table_counters;
 
 /* @param name, help  a counter family with labels table and op */
-struct table_counters *table_counters_new(struct metrics *reg,
-                                          const char *name, const char *help);
+struct table_counters *table_counters_new(struct metrics *reg, const char *name,
+                                          const char *help);
 void table_counters_free(struct table_counters *tc);
 /* @brief Adds 1 to {table, op}; tc may be NULL (no metrics). */
 void table_counters_inc(struct table_counters *tc, const char *table,

@@ -29,15 +29,13 @@ int validate_mapping(const struct cfg *cfg, const struct mapping *m,
                      size_t errstr_size)
 {
         struct db_schema *src = NULL, *dst = NULL;
-        int rc = describe(&cfg->source.db, "source", &src, errstr,
-                          errstr_size);
+        int rc = describe(&cfg->source.db, "source", &src, errstr, errstr_size);
         if (rc == 0)
-                rc = describe(&cfg->sink.db, "sink", &dst, errstr,
-                              errstr_size);
+                rc = describe(&cfg->sink.db, "sink", &dst, errstr, errstr_size);
         if (rc == 0)
-                rc = mapping_validate(m, src->tables, src->ntables,
-                                      dst->tables, dst->ntables, report, ctx,
-                                      errstr, errstr_size);
+                rc = mapping_validate(m, src->tables, src->ntables, dst->tables,
+                                      dst->ntables, report, ctx, errstr,
+                                      errstr_size);
         db_schema_free(src);
         db_schema_free(dst);
         return rc;

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#define RECHECKS 3        /* a hot row may be in flight again */
-#define SETTLE_MS 10000   /* a barrier must pass within this */
+#define RECHECKS  3     /* a hot row may be in flight again */
+#define SETTLE_MS 10000 /* a barrier must pass within this */
 
 struct verify_job {
         const struct cfg *cfg;
@@ -40,8 +40,7 @@ static json_t *run(struct verify_job *j)
             db_connect(&dst, &d, 600, err, sizeof(err)) ||
             signal_table_ensure(src, err, sizeof(err)) ||
             verify_settled(cfg, pipeline_mapping(j->p), src, dst, j->table,
-                           RECHECKS, SETTLE_MS, NULL, &out, err,
-                           sizeof(err)))
+                           RECHECKS, SETTLE_MS, NULL, &out, err, sizeof(err)))
                 out = json_pack("{s:b, s:s}", "clean", 0, "error", err);
         mysql_close(src);
         mysql_close(dst);
@@ -56,9 +55,9 @@ static void *job_main(void *arg)
         if (err)
                 log_error("verify failed: %s", json_string_value(err));
         else if (json_is_true(json_object_get(j->result, "clean")))
-                log_info("verify clean seconds=%.2f",
-                         json_real_value(json_object_get(j->result,
-                                                         "seconds")));
+                log_info(
+                        "verify clean seconds=%.2f",
+                        json_real_value(json_object_get(j->result, "seconds")));
         else
                 log_error("verify found differences (ferryctl status "
                           "--json lists the keys)");

@@ -31,7 +31,7 @@
  */
 int verify_settled(const struct cfg *cfg, const struct mapping *m, MYSQL *src,
                    MYSQL *dst, const char *only_table, int rounds,
-                   int64_t settle_ms, const atomic_bool *abort, json_t **out, char *errstr,
-                   size_t errstr_size) FERRY_WUR;
+                   int64_t settle_ms, const atomic_bool *abort, json_t **out,
+                   char *errstr, size_t errstr_size) FERRY_WUR;
 
 #endif
