@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "daemon/ferry_version.h"
 #include "daemon/http.h"
+#include "daemon/kafka_sink.h"
 #include "daemon/metrics.h"
 #include "daemon/pipeline.h"
 
@@ -20,14 +21,48 @@
 struct service {
         struct cfg *cfg;
         struct event_base *base;
-        struct pipeline *pipe;
+        struct pipeline *pipe;     /* transport = direct */
+        struct kafka_sink *ksink;  /* transport = kafka, role = sink */
         bool stopping;
         int status_ticks;
 };
 
+/* The flow this process runs is either the direct pipeline or the
+ * Kafka sink; these forward to whichever it is. */
 static bool ready_cb(void *opaque, char *reason, size_t reason_size)
 {
-        return pipeline_ready(opaque, reason, reason_size);
+        struct service *s = opaque;
+        if (s->ksink)
+                return kafka_sink_ready(s->ksink, reason, reason_size);
+        return pipeline_ready(s->pipe, reason, reason_size);
+}
+
+static void flow_request_stop(struct service *s)
+{
+        if (s->ksink)
+                kafka_sink_request_stop(s->ksink);
+        else
+                flow_request_stop(s);
+}
+
+static bool flow_finished(struct service *s)
+{
+        return s->ksink ? kafka_sink_finished(s->ksink)
+                        : pipeline_finished(s->pipe);
+}
+
+static void flow_lags(struct service *s, double *src, double *sink,
+                      double *total)
+{
+        if (s->ksink)
+                kafka_sink_lags(s->ksink, src, sink, total);
+        else
+                pipeline_lags(s->pipe, src, sink, total);
+}
+
+static int flow_free(struct service *s)
+{
+        return s->ksink ? kafka_sink_free(s->ksink) : pipeline_free(s->pipe);
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -42,7 +77,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
         log_info("signal %d: draining and stopping", (int)sig);
         s->stopping = true;
         sd_notify(0, "STOPPING=1");
-        pipeline_request_stop(s->pipe);
+        flow_request_stop(s);
 }
 
 /* SIGHUP: re-read the file; apply what can change live, say what not. */
@@ -75,14 +110,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         struct service *s = arg;
         (void)fd;
         (void)what;
-        if (pipeline_finished(s->pipe)) {
+        if (flow_finished(s)) {
                 event_base_loopbreak(s->base);
                 return;
         }
         sd_notify(0, "WATCHDOG=1");
         if (++s->status_ticks % 10 == 0) {
                 double src, sink, total;
-                pipeline_lags(s->pipe, &src, &sink, &total);
+                flow_lags(s, &src, &sink, &total);
                 sd_notifyf(0, "STATUS=streaming, lag %.1fs (source %.1fs, "
                               "sink %.1fs)",
                            total, src, sink);
@@ -95,16 +130,19 @@ int service_run(struct cfg *cfg)
         char err[1024];
         int rc = 1;
 
-        if (cfg->daemon.transport != CFG_TRANSPORT_DIRECT) {
-                log_error("transport = kafka is not built yet; use "
-                          "transport = direct");
+        bool kafka_sink = cfg->daemon.transport == CFG_TRANSPORT_KAFKA &&
+                          cfg->daemon.role == CFG_ROLE_SINK;
+        if (cfg->daemon.transport != CFG_TRANSPORT_DIRECT && !kafka_sink) {
+                log_error("transport = kafka is built for role = sink only "
+                          "so far; use transport = direct");
                 return 78;
         }
         struct metrics *reg = metrics_new();
         metrics_register_process(reg, FERRY_VERSION);
         s.base = event_base_new();
 
-        if (pipeline_start(cfg, reg, &s.pipe, err, sizeof(err))) {
+        if (kafka_sink ? kafka_sink_start(cfg, reg, &s.ksink, err, sizeof(err))
+                       : pipeline_start(cfg, reg, &s.pipe, err, sizeof(err))) {
                 log_error("cannot start: %s", err);
                 event_base_free(s.base);
                 metrics_free(reg);
@@ -113,7 +151,7 @@ int service_run(struct cfg *cfg)
         struct http_server *http = NULL;
         if (cfg->daemon.metrics_listen[0]) {
                 http = http_server_new(s.base, cfg->daemon.metrics_listen, reg,
-                                       ready_cb, s.pipe, err, sizeof(err));
+                                       ready_cb, &s, err, sizeof(err));
                 if (!http) {
                         log_error("%s", err);
                         goto out;
@@ -142,7 +180,7 @@ int service_run(struct cfg *cfg)
         event_free(ev_hup);
         event_free(tick);
 out:
-        rc = pipeline_free(s.pipe) ? 1 : 0;
+        rc = flow_free(&s) ? 1 : 0;
         http_server_free(http);
         event_base_free(s.base);
         metrics_free(reg);
