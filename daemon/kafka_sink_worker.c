@@ -230,14 +230,80 @@ static void commit_to_kafka(struct sink_worker *w)
         rd_kafka_topic_partition_list_destroy(l);
 }
 
+static int parse_offset(const char *s, int64_t *out)
+{
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || *end || v < 0)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+/* Within the batch's transaction, checks that ferry.offsets still holds
+ * what this worker last stored for each partition it moves. If not,
+ * another member took the partitions over while this one stalled past
+ * the session timeout (a zombie): its rows are older than what the new
+ * owner applied, and committing them would regress the target. The
+ * rows stay locked to commit, so two members cannot both pass. */
+static int fence(struct sink_worker *w, char *err, size_t errsz)
+{
+        const char **names = xcalloc(w->nparts + 1, sizeof(*names));
+        size_t n = 0;
+        json_t *cur;
+        char why[512];
+        int rc;
+        for (size_t i = 0; i < w->nparts; i++)
+                if (w->parts[i].next >= 0 &&
+                    w->parts[i].next != w->parts[i].stored)
+                        names[n++] = w->parts[i].part;
+        rc = mariadb_sink_lock_offsets(w->sink, names, n, &cur, why,
+                                       sizeof(why));
+        free(names);
+        if (rc) {
+                snprintf(err, errsz, "committing: %s", why);
+                return rc;
+        }
+        for (size_t i = 0; i < w->nparts && !rc; i++) {
+                struct part_state *ps = &w->parts[i];
+                if (ps->next < 0 || ps->next == ps->stored)
+                        continue;
+                json_t *v = json_object_get(cur, ps->part);
+                int64_t db = -1;
+                if (v && parse_offset(json_string_value(v), &db))
+                        db = -2; /* unparsable: never equal */
+                if (db == ps->stored)
+                        continue;
+                snprintf(err, errsz,
+                         "topic %s partition %" PRId32
+                         ": ferry.offsets moved to %s while this worker "
+                         "held %" PRId64 " (another member took the "
+                         "partition over): abandoning the batch",
+                         ps->topic, ps->partition,
+                         v ? json_string_value(v) : "(none)", ps->stored);
+                rc = FERRY_ERR_RETRY;
+        }
+        json_decref(cur);
+        return rc;
+}
+
 /* Commits the batch and every partition's next offset (and barriers)
  * in one target transaction. */
 static int batch_commit(struct sink_worker *w, char *err, size_t errsz)
 {
         struct part_state *first = NULL;
         char pos[24], bpart[320];
+        int rc;
         if (!w->dirty)
                 return 0;
+        if ((rc = fence(w, err, errsz))) {
+                inc(rc == FERRY_ERR_RETRY ? w->sh->m_err_sink_retry
+                                          : w->sh->m_err_sink_fatal);
+                batch_rollback(w);
+                w->abandon = true;
+                return rc;
+        }
         for (size_t i = 0; i < w->nparts; i++) {
                 struct part_state *ps = &w->parts[i];
                 if (ps->barrier) {
@@ -262,7 +328,7 @@ static int batch_commit(struct sink_worker *w, char *err, size_t errsz)
                 return FERRY_ERR_FATAL;
         }
         snprintf(pos, sizeof(pos), "%" PRId64, first->next);
-        int rc = mariadb_sink_commit(w->sink, first->part, pos, err, errsz);
+        rc = mariadb_sink_commit(w->sink, first->part, pos, err, errsz);
         if (rc) {
                 inc(rc == FERRY_ERR_RETRY ? w->sh->m_err_sink_retry
                                           : w->sh->m_err_sink_fatal);
@@ -295,17 +361,6 @@ static int batch_commit(struct sink_worker *w, char *err, size_t errsz)
 }
 
 /* ---- rebalance callbacks (run inside poll/close, on this thread) ---- */
-
-static int parse_offset(const char *s, int64_t *out)
-{
-        char *end;
-        errno = 0;
-        long long v = strtoll(s, &end, 10);
-        if (errno || end == s || *end || v < 0)
-                return -1;
-        *out = v;
-        return 0;
-}
 
 static int on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts,
                      char *err, size_t errsz)
