@@ -448,3 +448,33 @@ def test_gone_offset_stops_loudly(server, items, kafka, tmp_path):
     assert re.search(rf"topic {re.escape(topic)} partition 0: stored offset "
                      r"1000 is gone from Kafka", log), log
     assert item_rows(server, dst) == {}
+
+
+# -- cutover barriers -----------------------------------------------------------
+def test_barrier_recorded_per_partition(server, items, kafka, tmp_path):
+    src, dst, mapping = items
+    prefix = "p" + uuid.uuid4().hex[:6]
+    topic = f"{prefix}.{src}.items"
+    kafka.create_topic(topic, 2)
+    msgs, state = item_msgs(topic, src, 30, 200, seed=4, delete_every=5)
+    p = producer(kafka)
+    produce_all(p, msgs)
+    bid = "b-" + uuid.uuid4().hex[:6]
+    barrier = json.dumps({"op": "barrier", "barrier": bid,
+                          "source": {"gtid": "0-1-200"}})
+    for part in (0, 1):
+        produce_all(p, [(topic, {"__ferry_barrier": bid}, barrier)],
+                    partition=part)
+    group = "g-" + uuid.uuid4().hex[:6]
+    f = Ferryd(sink_config(tmp_path, server, src, dst, kafka, prefix, group,
+                           mapping=mapping))
+    try:
+        want = {f"barrier:{topic}:0": bid, f"barrier:{topic}:1": bid}
+        wait_until(lambda: {k: v for k, v in stored_offsets(server, group)
+                            .items() if k.startswith("barrier:")} == want,
+                   30, "barriers recorded", f.log)
+        assert item_rows(server, dst) == expected_rows(state)
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        f.kill()
+    assert_offsets_match(server, kafka, group, [topic])
