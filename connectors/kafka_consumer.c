@@ -66,8 +66,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
 
 /* Informational, as librdkafka documents: it retries on its own. Only
  * a fatal client error ends the flow, and that shows up in poll. */
-static void error_cb(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque)
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
         (void)rk;
         (void)opaque;
@@ -158,8 +157,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,
         char why[512];
         if (rd_kafka_conf_set(conf, k, v, why, sizeof(why)) !=
             RD_KAFKA_CONF_OK) {
-                snprintf(errstr, errstr_size, "[kafka] rdkafka.%s: %s", k,
-                         why);
+                snprintf(errstr, errstr_size, "[kafka] rdkafka.%s: %s", k, why);
                 return FERRY_ERR_CONFIG;
         }
         return 0;
@@ -197,16 +195,13 @@ static rd_kafka_conf_t *build_conf(const struct kafka_consumer_conf *c,
         int rc = conf_set(conf, "bootstrap.servers", c->brokers, errstr,
                           errstr_size);
         if (!rc)
-                rc = conf_set(conf, "group.id", c->group, errstr,
-                              errstr_size);
-        for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(*defaults);
-             i++)
+                rc = conf_set(conf, "group.id", c->group, errstr, errstr_size);
+        for (size_t i = 0; !rc && i < sizeof(defaults) / sizeof(*defaults); i++)
                 rc = conf_set(conf, defaults[i][0], defaults[i][1], errstr,
                               errstr_size);
         for (size_t i = 0; !rc && i < c->n_rdkafka; i++) {
-                rc = check_passthrough(c->rdkafka_keys[i],
-                                       c->rdkafka_values[i], errstr,
-                                       errstr_size);
+                rc = check_passthrough(c->rdkafka_keys[i], c->rdkafka_values[i],
+                                       errstr, errstr_size);
                 if (!rc)
                         rc = conf_set(conf, c->rdkafka_keys[i],
                                       c->rdkafka_values[i], errstr,
@@ -306,8 +301,7 @@ static int message_error(struct kafka_consumer *kc, rd_kafka_message_t *m,
                 break;
         case RD_KAFKA_RESP_ERR__FATAL:
                 rd_kafka_fatal_error(kc->rk, why, sizeof(why));
-                snprintf(errstr, errstr_size, "kafka consumer fatal: %s",
-                         why);
+                snprintf(errstr, errstr_size, "kafka consumer fatal: %s", why);
                 rc = FERRY_ERR_FATAL;
                 break;
         default:
@@ -325,10 +319,8 @@ int kafka_consumer_poll(struct kafka_consumer *kc, int timeout_ms,
                         size_t errstr_size)
 {
         *msgp = NULL;
-        rd_kafka_message_t *m = kc->err_rc
-                                        ? NULL
-                                        : rd_kafka_consumer_poll(kc->rk,
-                                                                 timeout_ms);
+        rd_kafka_message_t *m =
+                kc->err_rc ? NULL : rd_kafka_consumer_poll(kc->rk, timeout_ms);
         if (kc->err_rc) {
                 if (m)
                         rd_kafka_message_destroy(m);

@@ -63,8 +63,8 @@ int kafka_dlq_new(const char *brokers, const char *topic,
         }
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
         rd_kafka_conf_set_log_cb(conf, log_cb);
-        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why,
-                                      sizeof(why));
+        rd_kafka_t *rk =
+                rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
         if (!rk) {
                 rd_kafka_conf_destroy(conf);
                 snprintf(errstr, errstr_size, "kafka dlq producer: %s", why);
@@ -109,13 +109,13 @@ int kafka_dlq_send(struct kafka_dlq *dlq, const rd_kafka_message_t *msg,
 
         /* Set by dr_cb; this value means "no report yet". */
         rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR__IN_PROGRESS;
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-                dlq->rk, RD_KAFKA_V_TOPIC(dlq->topic),
-                RD_KAFKA_V_KEY(msg->key, msg->key_len),
-                RD_KAFKA_V_VALUE(msg->payload, msg->len),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&result),
-                RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err =
+                rd_kafka_producev(dlq->rk, RD_KAFKA_V_TOPIC(dlq->topic),
+                                  RD_KAFKA_V_KEY(msg->key, msg->key_len),
+                                  RD_KAFKA_V_VALUE(msg->payload, msg->len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_HEADERS(hdrs),
+                                  RD_KAFKA_V_OPAQUE(&result), RD_KAFKA_V_END);
         if (err) {
                 /* producev owns the headers only on success. */
                 rd_kafka_headers_destroy(hdrs);

@@ -56,8 +56,8 @@ static void *worker_main(void *arg)
                 pthread_mutex_lock(&ks->lock);
                 if (!ks->first_rc) {
                         ks->first_rc = t->rc;
-                        snprintf(ks->first_error, sizeof(ks->first_error),
-                                 "%s", t->error);
+                        snprintf(ks->first_error, sizeof(ks->first_error), "%s",
+                                 t->error);
                 }
                 pthread_mutex_unlock(&ks->lock);
                 log_error("kafka sink stopped: %s", t->error);
@@ -93,18 +93,17 @@ static void register_metrics(struct kafka_sink *ks, struct metrics *reg)
                                            "poison", NULL);
         sh->m_err_mapping = metrics_counter(reg, FERRY_M_ERRORS_TOTAL, "kind",
                                             "mapping", NULL);
-        sh->m_dead_lettered = metrics_counter(reg, FERRY_M_ERRORS_TOTAL,
-                                              "kind", "dead_letter", NULL);
+        sh->m_dead_lettered = metrics_counter(reg, FERRY_M_ERRORS_TOTAL, "kind",
+                                              "dead_letter", NULL);
         ks->m_sink_lag = metrics_gauge(reg, FERRY_M_SINK_LAG_SECONDS, NULL);
         metric_gauge_bind(ks->m_sink_lag, gauge_lag, ks);
-        ks->m_total_lag = metrics_gauge(reg, FERRY_M_REPLICATION_LAG_SECONDS,
-                                        NULL);
+        ks->m_total_lag =
+                metrics_gauge(reg, FERRY_M_REPLICATION_LAG_SECONDS, NULL);
         metric_gauge_bind(ks->m_total_lag, gauge_lag, ks);
 }
 
 int kafka_sink_start(const struct cfg *cfg, struct metrics *reg,
-                     struct kafka_sink **ksp, char *errstr,
-                     size_t errstr_size)
+                     struct kafka_sink **ksp, char *errstr, size_t errstr_size)
 {
         struct mapping *map;
         char prefix[256], db[256];
@@ -204,16 +203,15 @@ void kafka_sink_lags(struct kafka_sink *ks, double *source, double *sink,
 {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000 +
-                       (uint64_t)ts.tv_nsec / 1000000;
+        uint64_t now =
+                (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
         double lag = 0;
         for (int i = 0; i < ks->nthreads; i++) {
                 struct sink_worker *w = ks->threads[i].w;
                 if (sink_worker_backlog(w) <= 0)
                         continue; /* caught up (or nothing assigned yet) */
                 uint64_t applied = sink_worker_applied_ts(w);
-                double l = now > applied ? (double)(now - applied) / 1000.0
-                                         : 0;
+                double l = now > applied ? (double)(now - applied) / 1000.0 : 0;
                 if (l > lag)
                         lag = l;
         }

@@ -36,8 +36,7 @@ bool kafka_sink_finished(struct kafka_sink *ks);
 int kafka_sink_free(struct kafka_sink *ks);
 
 /* @brief true while every worker is connected and in the group. */
-bool kafka_sink_ready(struct kafka_sink *ks, char *reason,
-                      size_t reason_size);
+bool kafka_sink_ready(struct kafka_sink *ks, char *reason, size_t reason_size);
 
 /* @brief Lags in seconds: source is 0 (another process's role); sink and
  * total are the age of the last applied message while messages wait,

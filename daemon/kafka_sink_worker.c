@@ -25,19 +25,19 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCH_ROWS 5000 /* rows per target transaction, at most */
-#define BATCH_MS 200    /* ... and milliseconds */
-#define POLL_MS 100
+#define BATCH_ROWS   5000 /* rows per target transaction, at most */
+#define BATCH_MS     200  /* ... and milliseconds */
+#define POLL_MS      100
 #define LAG_EVERY_MS 1000
 
 /* One assigned partition. Offsets are "next to read"; -1: none yet. */
 struct part_state {
         char *topic;
         int32_t partition;
-        char part[300];  /* ferry.offsets part: kafka:<topic>:<partition> */
-        int64_t next;    /* past the last message applied in this batch */
-        int64_t stored;  /* as committed in ferry.offsets */
-        char *barrier;   /* a barrier id seen in this batch, or NULL */
+        char part[300]; /* ferry.offsets part: kafka:<topic>:<partition> */
+        int64_t next;   /* past the last message applied in this batch */
+        int64_t stored; /* as committed in ferry.offsets */
+        char *barrier;  /* a barrier id seen in this batch, or NULL */
         struct metric_gauge *lag;
 };
 
@@ -183,10 +183,9 @@ static void update_lag(struct sink_worker *w)
         int64_t total = 0;
         for (size_t i = 0; i < w->nparts; i++) {
                 struct part_state *ps = &w->parts[i];
-                int64_t lag = kafka_consumer_lag(w->kc, ps->topic,
-                                                 ps->partition,
-                                                 ps->stored < 0 ? 0
-                                                                : ps->stored);
+                int64_t lag =
+                        kafka_consumer_lag(w->kc, ps->topic, ps->partition,
+                                           ps->stored < 0 ? 0 : ps->stored);
                 if (lag < 0) {
                         total = -1;
                         continue;
@@ -223,8 +222,8 @@ static void commit_to_kafka(struct sink_worker *w)
                 rd_kafka_topic_partition_list_new((int)w->nparts);
         for (size_t i = 0; i < w->nparts; i++)
                 if (w->parts[i].stored >= 0)
-                        rd_kafka_topic_partition_list_add(
-                                l, w->parts[i].topic, w->parts[i].partition)
+                        rd_kafka_topic_partition_list_add(l, w->parts[i].topic,
+                                                          w->parts[i].partition)
                                 ->offset = w->parts[i].stored;
         kafka_consumer_commit_async(w->kc, l);
         rd_kafka_topic_partition_list_destroy(l);
@@ -367,8 +366,8 @@ static int on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts,
 {
         struct sink_worker *w = opaque;
         char why[512];
-        json_t *stored = mariadb_sink_read_offsets(w->sink, "kafka:", why,
-                                                   sizeof(why));
+        json_t *stored =
+                mariadb_sink_read_offsets(w->sink, "kafka:", why, sizeof(why));
         if (!stored) {
                 snprintf(err, errsz, "reading stored offsets: %s", why);
                 return FERRY_ERR_RETRY;
@@ -398,10 +397,9 @@ static int on_assign(void *opaque, rd_kafka_topic_partition_list_t *parts,
                 if (w->sh->reg) {
                         char pn[16];
                         snprintf(pn, sizeof(pn), "%" PRId32, p->partition);
-                        ps->lag = metrics_gauge(w->sh->reg,
-                                                FERRY_M_KAFKA_CONSUMER_LAG,
-                                                "topic", p->topic,
-                                                "partition", pn, NULL);
+                        ps->lag = metrics_gauge(
+                                w->sh->reg, FERRY_M_KAFKA_CONSUMER_LAG, "topic",
+                                p->topic, "partition", pn, NULL);
                 }
                 log_info("kafka sink assigned worker=%d topic=%s "
                          "partition=%" PRId32 " offset=%s%s",
@@ -499,8 +497,7 @@ static int handle_poison(struct sink_worker *w, const rd_kafka_message_t *m,
                          " offset=%" PRId64 ": %s (on_error = stop: fix or "
                          "remove it, or set on_error = dead_letter to divert "
                          "it to %s)",
-                         topic, m->partition, m->offset, why,
-                         w->sh->dlq_topic);
+                         topic, m->partition, m->offset, why, w->sh->dlq_topic);
                 return FERRY_ERR_FATAL;
         }
         if ((rc = kafka_dlq_send(w->dlq, m, why, err, errsz))) {
@@ -547,8 +544,8 @@ static int handle_message(struct sink_worker *w, const rd_kafka_message_t *m,
 
         struct change_msg cm;
         bool poison = false;
-        rc = change_msg_parse(m->key, m->key_len, m->payload, m->len, &cm,
-                              why, sizeof(why));
+        rc = change_msg_parse(m->key, m->key_len, m->payload, m->len, &cm, why,
+                              sizeof(why));
         if (rc) {
                 poison = true;
         } else if (cm.kind == CHANGE_MSG_BARRIER) {

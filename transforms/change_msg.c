@@ -68,8 +68,8 @@ int change_msg_parse(const void *key, size_t key_len, const void *value,
         int rc;
 
         memset(out, 0, sizeof(*out));
-        out->value_doc = json_loadb(value, value_len, JSON_REJECT_DUPLICATES,
-                                    &jerr);
+        out->value_doc =
+                json_loadb(value, value_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!out->value_doc) {
                 snprintf(errstr, errstr_size,
                          "value is not JSON: %s (at byte %d)", jerr.text,

@@ -74,15 +74,18 @@ static void test_malformed(void)
         refused(k, "{\"op\":\"c\",\"after\":{\"id\":1}}", "source.table");
         refused(k, "{\"op\":\"c\",\"after\":null,\"source\":{\"table\":\"t\"}}",
                 "without its after image");
-        refused(k, "{\"op\":\"u\",\"after\":{\"id\":1},\"source\":"
-                   "{\"table\":\"t\"}}",
+        refused(k,
+                "{\"op\":\"u\",\"after\":{\"id\":1},\"source\":"
+                "{\"table\":\"t\"}}",
                 "without its before image");
         refused(k, "{\"op\":\"c\",\"after\":5,\"source\":{\"table\":\"t\"}}",
                 "neither an object nor null");
-        refused(NULL, "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":\"t\"}}",
+        refused(NULL,
+                "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":\"t\"}}",
                 "without a key");
-        refused("[1]", "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":"
-                       "\"t\"}}",
+        refused("[1]",
+                "{\"op\":\"c\",\"after\":{},\"source\":{\"table\":"
+                "\"t\"}}",
                 "key is not");
         refused(k, "{\"op\":\"barrier\"}", "barrier message without");
         refused(k, "{\"op\":\"c\",\"op\":\"d\"}", "not JSON");
