@@ -478,3 +478,41 @@ def test_barrier_recorded_per_partition(server, items, kafka, tmp_path):
     finally:
         f.kill()
     assert_offsets_match(server, kafka, group, [topic])
+
+
+# -- fencing a member that lost its partitions ----------------------------------
+def test_commit_fenced_when_offsets_moved(server, items, kafka, tmp_path):
+    """Simulates another member committing a partition behind this one's
+    back (what a takeover during a stall looks like): the stale batch is
+    rolled back, and the worker resumes from the newer stored offset."""
+    src, dst, mapping = items
+    prefix = "p" + uuid.uuid4().hex[:6]
+    topic = f"{prefix}.{src}.items"
+    part = f"kafka:{topic}:0"
+    kafka.create_topic(topic, 1)
+    msgs, state = item_msgs(topic, src, 10, 40, seed=5)
+    p = producer(kafka)
+    produce_all(p, msgs)
+    group = "g-" + uuid.uuid4().hex[:6]
+    f = Ferryd(sink_config(tmp_path, server, src, dst, kafka, prefix, group,
+                           mapping=mapping))
+    try:
+        wait_until(lambda: stored_offsets(server, group).get(part) == "40",
+                   30, "first stream applied", f.log)
+        server.query("UPDATE ferry.offsets SET position = '45' WHERE "
+                     "pipeline = %s AND part = %s", (f"kafka:{group}", part))
+        new = [(topic, {"id": 1000 + i}, json.dumps(
+            {"before": None, "after": {"id": 1000 + i, "v": "n",
+                                       "amount": "1.00", "blob_col": None},
+             "source": {"db": src, "table": "items"}, "op": "c"}))
+            for i in range(10)]
+        produce_all(p, new)
+        f.wait_log(r"ferry.offsets moved to 45 while this worker held 40",
+                   timeout=30)
+        wait_until(lambda: stored_offsets(server, group).get(part) == "50",
+                   40, "resumed from the newer offset", f.log)
+        got = set(item_rows(server, dst)) - set(state)
+        assert got == {1005, 1006, 1007, 1008, 1009}, got
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        f.kill()
