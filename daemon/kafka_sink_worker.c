@@ -253,15 +253,36 @@ static int fence(struct sink_worker *w, char *err, size_t errsz)
         json_t *cur;
         char why[512];
         int rc;
-        for (size_t i = 0; i < w->nparts; i++)
-                if (w->parts[i].next >= 0 &&
-                    w->parts[i].next != w->parts[i].stored)
-                        names[n++] = w->parts[i].part;
+        bool unstored = false;
+        /* Only rows that exist are locked: FOR UPDATE on a missing key
+         * takes a gap lock, and two workers' first commits would then
+         * deadlock on each other's inserts. A partition's first offset
+         * is checked with a plain read instead (a race there needs two
+         * members to start the same partition at once). */
+        for (size_t i = 0; i < w->nparts; i++) {
+                struct part_state *ps = &w->parts[i];
+                if (ps->next < 0 || ps->next == ps->stored)
+                        continue;
+                if (ps->stored >= 0)
+                        names[n++] = ps->part;
+                else
+                        unstored = true;
+        }
         rc = mariadb_sink_lock_offsets(w->sink, names, n, &cur, why,
                                        sizeof(why));
         free(names);
+        if (!rc && unstored) {
+                json_t *all = mariadb_sink_read_offsets(w->sink, "kafka:",
+                                                        why, sizeof(why));
+                if (!all)
+                        rc = FERRY_ERR_RETRY;
+                else
+                        json_object_update_missing(cur, all);
+                json_decref(all);
+        }
         if (rc) {
                 snprintf(err, errsz, "committing: %s", why);
+                json_decref(cur);
                 return rc;
         }
         for (size_t i = 0; i < w->nparts && !rc; i++) {
