@@ -272,8 +272,8 @@ static int fence(struct sink_worker *w, char *err, size_t errsz)
                                        sizeof(why));
         free(names);
         if (!rc && unstored) {
-                json_t *all = mariadb_sink_read_offsets(w->sink, "kafka:",
-                                                        why, sizeof(why));
+                json_t *all = mariadb_sink_read_offsets(w->sink, "kafka:", why,
+                                                        sizeof(why));
                 if (!all)
                         rc = FERRY_ERR_RETRY;
                 else
