@@ -564,3 +564,34 @@ def test_target_crash_mid_stream_converges(own_server, kafka, tmp_path):
     finally:
         f.kill()
     assert_offsets_match(server, kafka, group, [topic])
+
+
+# -- Kafka goes away for a while ---------------------------------------------
+def test_kafka_outage_resumes(server, items, kafka, tmp_path):
+    src, dst, mapping = items
+    prefix = "p" + uuid.uuid4().hex[:6]
+    topic = f"{prefix}.{src}.items"
+    kafka.create_topic(topic, 2)
+    msgs, state = item_msgs(topic, src, 100, 3000, seed=8, delete_every=13)
+    half = len(msgs) // 2
+    p = producer(kafka)
+    produce_all(p, msgs[:half])
+    group = "g-" + uuid.uuid4().hex[:6]
+    f = Ferryd(sink_config(tmp_path, server, src, dst, kafka, prefix, group,
+                           mapping=mapping))
+    try:
+        wait_until(lambda: sum(int(v) for v in stored_offsets(server, group)
+                               .values()) == half, 40, "first half", f.log)
+        kafka.broker_down("all")
+        time.sleep(4)
+        kafka.broker_up("all")
+        produce_all(p, msgs[half:])
+        wait_until(lambda: item_rows(server, dst) == expected_rows(state),
+                   60, "convergence after the outage", f.log)
+        wait_until(lambda: sum(int(v) for v in stored_offsets(server, group)
+                               .values()) == len(msgs), 15, "final offsets",
+                   f.log)
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        f.kill()
+    assert_offsets_match(server, kafka, group, [topic])
