@@ -438,7 +438,6 @@ static int on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts,
 {
         struct sink_worker *w = opaque;
         int rc = 0;
-        (void)parts;
         if (lost || w->abandon) {
                 /* Someone else may be applying these partitions already:
                  * our uncommitted rows must not land. */
@@ -449,7 +448,7 @@ static int on_revoke(void *opaque, const rd_kafka_topic_partition_list_t *parts,
                                     "replays it",
                                     w->id, w->batch_rows,
                                     lost ? "assignment lost"
-                                         : "target connection broken");
+                                         : "after an error");
                 batch_rollback(w);
         } else {
                 rc = batch_commit(w, err, errsz);
