@@ -595,3 +595,49 @@ def test_kafka_outage_resumes(server, items, kafka, tmp_path):
     finally:
         f.kill()
     assert_offsets_match(server, kafka, group, [topic])
+
+
+# -- a member that stalls past the session timeout ------------------------------
+def test_stalled_member_rejoins_without_regressing(server, items, kafka,
+                                                   tmp_path):
+    """SIGSTOP one member mid-stream for longer than session.timeout.ms:
+    the other takes its partitions over; when it wakes, its stale batch
+    (if any) must not land, and both end up sharing the group again."""
+    import signal
+    src, dst, mapping = items
+    prefix = "p" + uuid.uuid4().hex[:6]
+    topic = f"{prefix}.{src}.items"
+    kafka.create_topic(topic, 4)
+    msgs, state = item_msgs(topic, src, 150, 8000, seed=9, delete_every=10)
+    third = len(msgs) // 3
+    p = producer(kafka)
+    produce_all(p, msgs[:third])
+    group = "g-" + uuid.uuid4().hex[:6]
+    a = Ferryd(sink_config(tmp_path, server, src, dst, kafka, prefix, group,
+                           mapping=mapping, name="a"))
+    b = Ferryd(sink_config(tmp_path, server, src, dst, kafka, prefix, group,
+                           mapping=mapping, name="b"))
+    try:
+        pa, pb = metrics_port(a), metrics_port(b)
+        wait_until(lambda: rows_applied(pa) > 0 and rows_applied(pb) > 0,
+                   40, "both members applying rows", a.log + b.log)
+        produce_all(p, msgs[third:2 * third])
+        a.proc.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(10)  # > session.timeout.ms (6 s)
+            produce_all(p, msgs[2 * third:])
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
+        wait_until(lambda: item_rows(server, dst) == expected_rows(state),
+                   60, "convergence", a.log + b.log)
+        wait_until(lambda: sum(int(v) for v in stored_offsets(server, group)
+                               .values()) == len(msgs), 20, "final offsets",
+                   a.log + b.log)
+        time.sleep(2)  # let a rejoin and apply nothing wrong
+        assert item_rows(server, dst) == expected_rows(state)
+        assert a.stop() == 0, "".join(a.log[-20:])
+        assert b.stop() == 0, "".join(b.log[-20:])
+    finally:
+        a.kill()
+        b.kill()
+    assert_offsets_match(server, kafka, group, [topic])
