@@ -138,13 +138,16 @@ def high_watermarks(kafka, topics):
 
 
 def wait_until(cond, timeout, what, log=None):
+    """log: one ferryd's log lines, or a dict name -> lines for several."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}"
-                         + ("\n" + "".join(log[-30:]) if log else ""))
+    logs = log if isinstance(log, dict) else {"ferryd": log or []}
+    raise AssertionError(f"timed out waiting for {what}" + "".join(
+        f"\n--- {name}:\n" + "".join(lines[-40:])
+        for name, lines in logs.items()))
 
 
 def assert_offsets_match(server, kafka, group, topics):
@@ -336,9 +339,10 @@ def test_group_split_and_takeover(server, items, kafka, tmp_path):
             la = [l for l in a.log if "kafka sink assigned" in l]
             lb = [l for l in b.log if "kafka sink assigned" in l]
             return la and lb
-        wait_until(split, 40, "both members assigned", a.log + b.log)
+        wait_until(split, 60, "both members assigned",
+                   {"a": a.log, "b": b.log})
         wait_until(lambda: rows_applied(pa) > 0 and rows_applied(pb) > 0,
-                   30, "both members applying rows", a.log + b.log)
+                   30, "both members applying rows", {"a": a.log, "b": b.log})
         a.kill()  # kill -9: its partitions move after session.timeout.ms
         produce_all(p, msgs[half:])
         wait_until(lambda: item_rows(server, dst) == expected_rows(state),
@@ -620,7 +624,7 @@ def test_stalled_member_rejoins_without_regressing(server, items, kafka,
     try:
         pa, pb = metrics_port(a), metrics_port(b)
         wait_until(lambda: rows_applied(pa) > 0 and rows_applied(pb) > 0,
-                   40, "both members applying rows", a.log + b.log)
+                   40, "both members applying rows", {"a": a.log, "b": b.log})
         produce_all(p, msgs[third:2 * third])
         a.proc.send_signal(signal.SIGSTOP)
         try:
@@ -629,10 +633,10 @@ def test_stalled_member_rejoins_without_regressing(server, items, kafka,
         finally:
             a.proc.send_signal(signal.SIGCONT)
         wait_until(lambda: item_rows(server, dst) == expected_rows(state),
-                   60, "convergence", a.log + b.log)
+                   60, "convergence", {"a": a.log, "b": b.log})
         wait_until(lambda: sum(int(v) for v in stored_offsets(server, group)
                                .values()) == len(msgs), 20, "final offsets",
-                   a.log + b.log)
+                   {"a": a.log, "b": b.log})
         time.sleep(2)  # let a rejoin and apply nothing wrong
         assert item_rows(server, dst) == expected_rows(state)
         assert a.stop() == 0, "".join(a.log[-20:])
