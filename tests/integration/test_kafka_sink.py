@@ -357,7 +357,7 @@ def test_group_split_and_takeover(server, items, kafka, tmp_path):
     assert_offsets_match(server, kafka, group, [topic])
 
 
-# -- (d) a malformed message ---------------------------------------------------
+# -- (d) a malformed message --------------------------------------------------
 def poison_stream(kafka, src, prefix):
     topic = f"{prefix}.{src}.items"
     kafka.create_topic(topic, 1)
@@ -459,7 +459,7 @@ def test_gone_offset_stops_loudly(server, items, kafka, tmp_path):
     assert item_rows(server, dst) == {}
 
 
-# -- cutover barriers -----------------------------------------------------------
+# -- cutover barriers ---------------------------------------------------------
 def test_barrier_recorded_per_partition(server, items, kafka, tmp_path):
     src, dst, mapping = items
     prefix = "p" + uuid.uuid4().hex[:6]
@@ -499,7 +499,7 @@ def test_barrier_recorded_per_partition(server, items, kafka, tmp_path):
     assert_offsets_match(server, kafka, group, [topic])
 
 
-# -- fencing a member that lost its partitions ----------------------------------
+# -- fencing a member that lost its partitions --------------------------------
 def test_commit_fenced_when_offsets_moved(server, items, kafka, tmp_path):
     """Simulates another member committing a partition behind this one's
     back (what a takeover during a stall looks like): the stale batch is
@@ -537,7 +537,7 @@ def test_commit_fenced_when_offsets_moved(server, items, kafka, tmp_path):
         f.kill()
 
 
-# -- the target server crashes mid-stream ---------------------------------------
+# -- the target server crashes mid-stream -------------------------------------
 def test_target_crash_mid_stream_converges(own_server, kafka, tmp_path):
     server = own_server
     src, dst, mapping = make_items(server, tmp_path)
@@ -601,7 +601,7 @@ def test_kafka_outage_resumes(server, items, kafka, tmp_path):
     assert_offsets_match(server, kafka, group, [topic])
 
 
-# -- a member that stalls past the session timeout ------------------------------
+# -- a member that stalls past the session timeout ----------------------------
 def test_stalled_member_rejoins_without_regressing(server, items, kafka,
                                                    tmp_path):
     """SIGSTOP one member mid-stream for longer than session.timeout.ms:
