@@ -42,7 +42,7 @@ static void flow_request_stop(struct service *s)
         if (s->ksink)
                 kafka_sink_request_stop(s->ksink);
         else
-                flow_request_stop(s);
+                pipeline_request_stop(s->pipe);
 }
 
 static bool flow_finished(struct service *s)
