@@ -491,6 +491,9 @@ def test_barrier_recorded_per_partition(server, items, kafka, tmp_path):
                 rf'^ferry_kafka_consumer_lag\{{topic="{re.escape(topic)}",'
                 rf'partition="{part}"\}} 0$', body, re.M), body
         assert rows_applied(port) == 200
+        ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
+                                       timeout=5)
+        assert ready.status == 200 and ready.read() == b"ready\n"
         assert re.search(r"^ferry_sink_batch_duration_seconds_count [1-9]",
                          body, re.M)
         assert f.stop() == 0, "".join(f.log[-20:])
