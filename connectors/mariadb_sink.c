@@ -603,6 +603,45 @@ json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink,
         return o;
 }
 
+int mariadb_sink_lock_offsets(struct mariadb_sink *sink,
+                              const char *const *parts, size_t n, json_t **out,
+                              char *errstr, size_t errstr_size)
+{
+        int rc;
+        *out = NULL;
+        if ((rc = begin(sink, errstr, errstr_size)))
+                return rc;
+        *out = json_object();
+        if (n == 0)
+                return 0;
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT part, position FROM ferry.offsets WHERE "
+                     "pipeline = ");
+        db_put_quoted(sink->my, &q, sink->pipeline, strlen(sink->pipeline));
+        buf_puts(&q, " AND part IN (");
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        buf_putc(&q, ',');
+                db_put_quoted(sink->my, &q, parts[i], strlen(parts[i]));
+        }
+        buf_puts(&q, ") FOR UPDATE");
+        int bad = mysql_real_query(sink->my, q.data, (unsigned long)q.len);
+        buf_free(&q);
+        MYSQL_RES *res = bad ? NULL : mysql_store_result(sink->my);
+        if (!res) {
+                json_decref(*out);
+                *out = NULL;
+                return sql_error(sink, "locking ferry.offsets", errstr,
+                                 errstr_size);
+        }
+        MYSQL_ROW row;
+        while ((row = mysql_fetch_row(res)))
+                json_object_set_new(*out, row[0], json_string(row[1]));
+        mysql_free_result(res);
+        return 0;
+}
+
 void mariadb_sink_rollback(struct mariadb_sink *sink)
 {
         sink->pend = PEND_NONE;

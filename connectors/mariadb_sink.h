@@ -82,6 +82,21 @@ json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink,
                                   const char *prefix, char *errstr,
                                   size_t errstr_size);
 
+/**
+ * @brief Reads the stored positions of parts inside the batch's
+ *        transaction (starting it if needed) with FOR UPDATE: the rows
+ *        stay locked until commit or rollback, so two writers of one
+ *        part serialize and each sees what the other committed. A
+ *        writer compares them with what it last stored to find out that
+ *        someone else took its partitions over (fencing a zombie).
+ * @param out  receives a new object {part: position} of the parts that
+ *             exist
+ * @returns 0, FERRY_ERR_RETRY (connection, deadlock) or FERRY_ERR_DATA
+ */
+int mariadb_sink_lock_offsets(struct mariadb_sink *sink,
+                              const char *const *parts, size_t n, json_t **out,
+                              char *errstr, size_t errstr_size) FERRY_WUR;
+
 /* @brief Drops pending statements and rolls back. */
 void mariadb_sink_rollback(struct mariadb_sink *sink);
 

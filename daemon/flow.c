@@ -3,6 +3,7 @@
  */
 #include "daemon/flow.h"
 
+#include "daemon/kafka_sink.h"
 #include "daemon/kafka_source.h"
 #include "daemon/pipeline.h"
 
@@ -78,6 +79,41 @@ static const struct flow_ops flow_kafka_source = {
         ksrc_free,      ksrc_ready, ksrc_lags,
 };
 
+static int ksink_start(const struct cfg *cfg, struct metrics *reg, void **out,
+                       char *errstr, size_t errstr_size)
+{
+        struct kafka_sink *ks = NULL;
+        int rc = kafka_sink_start(cfg, reg, &ks, errstr, errstr_size);
+        *out = ks;
+        return rc;
+}
+
+static void ksink_request_stop(void *f)
+{
+        kafka_sink_request_stop(f);
+}
+static bool ksink_finished(void *f)
+{
+        return kafka_sink_finished(f);
+}
+static int ksink_free(void *f)
+{
+        return kafka_sink_free(f);
+}
+static bool ksink_ready(void *f, char *r, size_t n)
+{
+        return kafka_sink_ready(f, r, n);
+}
+static void ksink_lags(void *f, double *a, double *b, double *c)
+{
+        kafka_sink_lags(f, a, b, c);
+}
+
+static const struct flow_ops flow_kafka_sink = {
+        "kafka sink", ksink_start, ksink_request_stop, ksink_finished,
+        ksink_free,   ksink_ready, ksink_lags,
+};
+
 const struct flow_ops *flow_for(const struct cfg *cfg, char *errstr,
                                 size_t errstr_size)
 {
@@ -85,8 +121,11 @@ const struct flow_ops *flow_for(const struct cfg *cfg, char *errstr,
                 return &flow_direct;
         if (cfg->daemon.role == CFG_ROLE_SOURCE)
                 return &flow_kafka_source;
+        if (cfg->daemon.role == CFG_ROLE_SINK)
+                return &flow_kafka_sink;
         snprintf(errstr, errstr_size,
-                 "transport = kafka is not built yet "
-                 "for this role; use role = source, or transport = direct");
+                 "role = all with transport = kafka is "
+                 "not built yet: run one ferryd with role = source and one "
+                 "(or more) with role = sink, or use transport = direct");
         return NULL;
 }
