@@ -144,6 +144,22 @@ int verify_counts(const struct mapping *m, MYSQL *src, const char *src_db,
                   struct verify_report **out, char *errstr,
                   size_t errstr_size) FERRY_WUR;
 
+/* The same counts in steps, so that a caller can count each side while
+ * it does something else (the cutover counts the frozen source while the
+ * stream drains): prepare (reads both catalogues), count each side on a
+ * connection of that server (from any one thread per side), report. */
+struct verify_counts;
+int verify_counts_prepare(const struct mapping *m, MYSQL *src,
+                          const char *src_db, MYSQL *dst, const char *dst_db,
+                          const struct verify_opts *o,
+                          struct verify_counts **out, char *errstr,
+                          size_t errstr_size) FERRY_WUR;
+int verify_counts_side(struct verify_counts *vc, bool target, MYSQL *my,
+                       char *errstr, size_t errstr_size) FERRY_WUR;
+/* @returns a new report of the counts taken (verify_report_free). */
+struct verify_report *verify_counts_report(const struct verify_counts *vc);
+void verify_counts_free(struct verify_counts *vc);
+
 /* @brief Frees r; NULL is a no-op. */
 void verify_report_free(struct verify_report *r);
 

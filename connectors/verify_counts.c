@@ -30,71 +30,72 @@ static int count(struct vctx *c, MYSQL *my, const char *sql, uint64_t *n)
         return 0;
 }
 
-static int count_pair(struct vctx *c, struct verify_report *r,
-                      const struct verify_table *st, const char *target)
+/* One (source, target) pair: the SQL of each side and, once run, the
+ * counts. Routes into one target take disjoint rows (first match wins),
+ * so the source side's counts add up. */
+struct count_pair {
+        char *source, *target;
+        char **src_sql;
+        size_t nsrc;
+        char *dst_sql;
+        uint64_t sn, tn;
+};
+
+struct verify_counts {
+        struct count_pair *v;
+        size_t n;
+        char *src_db, *dst_db;
+};
+
+static int plan_pair(struct vctx *c, struct verify_counts *vc,
+                     const struct verify_table *st, const char *target)
 {
         struct verify_plan *p = NULL;
-        uint64_t sn = 0, tn = 0, n;
-        struct buf sql;
         int rc = verify_plan_pair(c, st, target, &p);
         if (rc)
                 return rc;
+        vc->v = xrealloc(vc->v, (vc->n + 1) * sizeof(*vc->v));
+        struct count_pair *cp = &vc->v[vc->n++];
+        memset(cp, 0, sizeof(*cp));
+        cp->source = xstrdup(st->name);
+        cp->target = xstrdup(target);
+        cp->src_sql = xcalloc(p->nroutes + 1, sizeof(*cp->src_sql));
+        struct buf sql;
         buf_init(&sql);
-        /* Routes into one target take disjoint rows (first match wins),
-         * so their counts add up. */
-        for (size_t k = 0; !rc && k < p->nroutes; k++) {
+        for (size_t k = 0; k < p->nroutes; k++) {
                 buf_reset(&sql);
                 verify_sql_count(p, c->src, VERIFY_SOURCE, k, &sql);
-                if (!(rc = count(c, c->src, buf_cstr(&sql), &n)))
-                        sn += n;
+                cp->src_sql[cp->nsrc++] = xstrdup(buf_cstr(&sql));
         }
-        if (!rc) {
-                buf_reset(&sql);
-                verify_sql_count(p, c->dst, VERIFY_TARGET, 0, &sql);
-                rc = count(c, c->dst, buf_cstr(&sql), &tn);
-        }
+        buf_reset(&sql);
+        verify_sql_count(p, c->dst, VERIFY_TARGET, 0, &sql);
+        cp->dst_sql = xstrdup(buf_cstr(&sql));
         buf_free(&sql);
         verify_plan_free(p);
-        if (rc)
-                return rc;
-        struct verify_entry *e = verify_report_add(r, st->name, target);
-        e->res.rows_source = sn;
-        e->res.rows_target = tn;
-        e->res.chunks = 1;
-        json_array_append_new(e->res.notes,
-                              json_string("row counts only, not a checksum"));
-        if (sn != tn) {
-                char note[96];
-                snprintf(note, sizeof(note),
-                         "row counts differ: %" PRIu64 " vs %" PRIu64, sn, tn);
-                json_array_append_new(e->res.notes, json_string(note));
-                e->res.chunks_differing = 1;
-                e->res.rows_differing = sn > tn ? sn - tn : tn - sn;
-        }
         return 0;
 }
 
-static int count_source(struct vctx *c, struct verify_report *r,
-                        const char *source)
+static int plan_source(struct vctx *c, struct verify_counts *vc,
+                       const char *source)
 {
         struct verify_table *st = NULL;
         int rc = verify_table_read(c->src, c->src_db, source, &st, c->errstr,
                                    c->errstr_size);
         for (const char *const *t = mapping_source_targets(c->m, source);
              !rc && t && *t; t++)
-                rc = count_pair(c, r, st, *t);
+                rc = plan_pair(c, vc, st, *t);
         verify_table_free(st);
         return rc;
 }
 
-int verify_counts(const struct mapping *m, MYSQL *src, const char *src_db,
-                  MYSQL *dst, const char *dst_db, const struct verify_opts *o,
-                  struct verify_report **out, char *errstr, size_t errstr_size)
+int verify_counts_prepare(const struct mapping *m, MYSQL *src,
+                          const char *src_db, MYSQL *dst, const char *dst_db,
+                          const struct verify_opts *o,
+                          struct verify_counts **out, char *errstr,
+                          size_t errstr_size)
 {
         struct vctx c;
-        double t0 = verify_now();
-        int rc;
-
+        int rc = 0;
         *out = NULL;
         verify_ctx_init(&c, m, src, src_db, dst, dst_db, o, errstr,
                         errstr_size);
@@ -103,18 +104,107 @@ int verify_counts(const struct mapping *m, MYSQL *src, const char *src_db,
                          o->only_table);
                 return FERRY_ERR_CONFIG;
         }
-        if ((rc = verify_prepare_session(&c, src)) ||
-            (rc = verify_prepare_session(&c, dst)))
-                return rc;
-        struct verify_report *r = xcalloc(1, sizeof(*r));
+        struct verify_counts *vc = xcalloc(1, sizeof(*vc));
+        vc->src_db = xstrdup(src_db);
+        vc->dst_db = xstrdup(dst_db);
         for (const char *const *s = mapping_sources(m); !rc && *s; s++)
                 if (!o || !o->only_table || !strcmp(o->only_table, *s))
-                        rc = count_source(&c, r, *s);
+                        rc = plan_source(&c, vc, *s);
         if (rc) {
-                verify_report_free(r);
+                verify_counts_free(vc);
                 return rc;
         }
-        r->seconds = verify_now() - t0;
-        *out = r;
+        *out = vc;
         return 0;
+}
+
+int verify_counts_side(struct verify_counts *vc, bool target, MYSQL *my,
+                       char *errstr, size_t errstr_size)
+{
+        struct vctx c;
+        verify_ctx_init(&c, NULL, target ? NULL : my, vc->src_db,
+                        target ? my : NULL, vc->dst_db, NULL, errstr,
+                        errstr_size);
+        int rc = verify_prepare_session(&c, my);
+        for (size_t i = 0; !rc && i < vc->n; i++) {
+                struct count_pair *cp = &vc->v[i];
+                uint64_t n;
+                if (target) {
+                        rc = count(&c, my, cp->dst_sql, &cp->tn);
+                        continue;
+                }
+                cp->sn = 0;
+                for (size_t k = 0; !rc && k < cp->nsrc; k++)
+                        if (!(rc = count(&c, my, cp->src_sql[k], &n)))
+                                cp->sn += n;
+        }
+        return rc;
+}
+
+struct verify_report *verify_counts_report(const struct verify_counts *vc)
+{
+        struct verify_report *r = xcalloc(1, sizeof(*r));
+        for (size_t i = 0; i < vc->n; i++) {
+                const struct count_pair *cp = &vc->v[i];
+                struct verify_entry *e =
+                        verify_report_add(r, cp->source, cp->target);
+                e->res.rows_source = cp->sn;
+                e->res.rows_target = cp->tn;
+                e->res.chunks = 1;
+                json_array_append_new(
+                        e->res.notes,
+                        json_string("row counts only, not a checksum"));
+                if (cp->sn != cp->tn) {
+                        char note[96];
+                        snprintf(note, sizeof(note),
+                                 "row counts differ: %" PRIu64 " vs %" PRIu64,
+                                 cp->sn, cp->tn);
+                        json_array_append_new(e->res.notes, json_string(note));
+                        e->res.chunks_differing = 1;
+                        e->res.rows_differing = cp->sn > cp->tn
+                                                        ? cp->sn - cp->tn
+                                                        : cp->tn - cp->sn;
+                }
+        }
+        return r;
+}
+
+void verify_counts_free(struct verify_counts *vc)
+{
+        if (!vc)
+                return;
+        for (size_t i = 0; i < vc->n; i++) {
+                struct count_pair *cp = &vc->v[i];
+                for (size_t k = 0; k < cp->nsrc; k++)
+                        free(cp->src_sql[k]);
+                free(cp->src_sql);
+                free(cp->dst_sql);
+                free(cp->source);
+                free(cp->target);
+        }
+        free(vc->v);
+        free(vc->src_db);
+        free(vc->dst_db);
+        free(vc);
+}
+
+int verify_counts(const struct mapping *m, MYSQL *src, const char *src_db,
+                  MYSQL *dst, const char *dst_db, const struct verify_opts *o,
+                  struct verify_report **out, char *errstr, size_t errstr_size)
+{
+        double t0 = verify_now();
+        struct verify_counts *vc = NULL;
+        *out = NULL;
+        int rc = verify_counts_prepare(m, src, src_db, dst, dst_db, o, &vc,
+                                       errstr, errstr_size);
+        if (!rc)
+                rc = verify_counts_side(vc, false, src, errstr, errstr_size);
+        if (!rc)
+                rc = verify_counts_side(vc, true, dst, errstr, errstr_size);
+        if (!rc) {
+                *out = verify_counts_report(vc);
+                (*out)->seconds = verify_now() - t0;
+        }
+        verify_counts_free(vc);
+        return rc;
 }

@@ -56,7 +56,20 @@ struct cutover {
         char barrier[64];
 
         /* Thread-only state. */
-        MYSQL *lock_conn, *src, *dst, *rename_conn;
+        MYSQL *lock_conn, *src, *dst, *dst2, *rename_conn;
+        /* Row counts, taken on each side while the pause does other
+         * work: the frozen source on lock_conn during the drain, the
+         * drained target on dst2 during the key checks. */
+        struct verify_counts *counts;
+        struct side_count {
+                pthread_t thread;
+                bool running;
+                MYSQL *my;
+                bool target;
+                struct verify_counts *vc;
+                int rc;
+                char err[512];
+        } count_src, count_dst;
         char **tables; /* mapped source tables, NULL-terminated */
         uint64_t t_start, t_locked;
         bool locked;
@@ -118,6 +131,37 @@ static int limit_session(MYSQL *my, int64_t ms, char *err, size_t errsz)
         return db_exec(my, sql, err, errsz);
 }
 
+static void *count_main(void *arg)
+{
+        struct side_count *sc = arg;
+        sc->rc = verify_counts_side(sc->vc, sc->target, sc->my, sc->err,
+                                    sizeof(sc->err));
+        return NULL;
+}
+
+static void count_start(struct side_count *sc, struct verify_counts *vc,
+                        MYSQL *my, bool target)
+{
+        sc->vc = vc;
+        sc->my = my;
+        sc->target = target;
+        sc->rc = 0;
+        sc->err[0] = '\0';
+        sc->running = pthread_create(&sc->thread, NULL, count_main, sc) == 0;
+        if (!sc->running) {
+                sc->rc = FERRY_ERR_FATAL;
+                snprintf(sc->err, sizeof(sc->err), "cannot start a thread");
+        }
+}
+
+static int count_join(struct side_count *sc)
+{
+        if (sc->running)
+                pthread_join(sc->thread, NULL);
+        sc->running = false;
+        return sc->rc;
+}
+
 static int unlimit_session(MYSQL *my, char *err, size_t errsz)
 {
         return db_exec(my, "SET SESSION max_statement_time = 0", err, errsz);
@@ -125,12 +169,16 @@ static int unlimit_session(MYSQL *my, char *err, size_t errsz)
 
 static void release(struct cutover *c)
 {
+        /* The source count runs on the locking connection. */
+        count_join(&c->count_src);
         if (!c->locked)
                 return;
         char err[256];
         /* If the server cannot hear UNLOCK, closing the connection is
-         * what releases the locks. */
-        if (db_exec(c->lock_conn, "UNLOCK TABLES", err, sizeof(err))) {
+         * what releases the locks. The session limit set for the counts
+         * goes first: nothing may cut UNLOCK short. */
+        if (unlimit_session(c->lock_conn, err, sizeof(err)) ||
+            db_exec(c->lock_conn, "UNLOCK TABLES", err, sizeof(err))) {
                 log_warning("cutover: UNLOCK TABLES failed (%s): closing the "
                             "connection instead",
                             err);
@@ -165,7 +213,8 @@ static int connect_all(struct cutover *c)
         char err[512];
         if (db_connect(&c->lock_conn, &s, 30, err, sizeof(err)) ||
             db_connect(&c->src, &s, 30, err, sizeof(err)) ||
-            db_connect(&c->dst, &d, 30, err, sizeof(err)))
+            db_connect(&c->dst, &d, 30, err, sizeof(err)) ||
+            db_connect(&c->dst2, &d, 30, err, sizeof(err)))
                 return fail(c, "failed", "connecting: %s", err);
         return 0;
 }
@@ -317,10 +366,13 @@ static int verify_paused(struct cutover *c)
         int rc = 0;
         int64_t left = budget_ms(c);
         if (limit_session(c->src, left, err, sizeof(err)) ||
-            limit_session(c->dst, left, err, sizeof(err))) {
+            limit_session(c->dst, left, err, sizeof(err)) ||
+            limit_session(c->dst2, left, err, sizeof(err))) {
                 json_decref(touched);
                 return fail(c, "failed", "verify: %s", err);
         }
+        /* The target is drained: count it while the keys are checked. */
+        count_start(&c->count_dst, c->counts, c->dst2, true);
         struct verify_report *r = NULL;
         if (overflow) {
                 /* Too much changed to check key by key: everything. */
@@ -371,15 +423,14 @@ static int verify_paused(struct cutover *c)
                 verify_report_free(r);
                 json_decref(arr);
         }
+        int src_rc = count_join(&c->count_src);
+        int dst_rc = count_join(&c->count_dst);
+        if (rc == 0 && (src_rc || dst_rc))
+                rc = fail(c, "failed", "row counts in the pause: %s",
+                          src_rc ? c->count_src.err : c->count_dst.err);
         if (rc == 0) {
-                r = NULL;
-                if (verify_counts(c->m, c->src, cfg->source.db.database, c->dst,
-                                  cfg->sink.db.database, NULL, &r, err,
-                                  sizeof(err)))
-                        rc = fail(c, "failed", "row counts in the pause: %s",
-                                  err);
-                else
-                        rc = report_verify(c, "paused_counts", r);
+                r = verify_counts_report(c->counts);
+                rc = report_verify(c, "paused_counts", r);
                 verify_report_free(r);
         }
         json_object_set_new(c->verify, "paused_keys_checked",
@@ -570,9 +621,25 @@ static void run(struct cutover *c)
         /* The online verify may take long; the budget starts here. */
         c->t_start = mono_us();
 
+        struct verify_counts *vc = NULL;
+        if (verify_counts_prepare(c->m, c->src, c->cfg->source.db.database,
+                                  c->dst, c->cfg->sink.db.database, NULL, &vc,
+                                  err, sizeof(err))) {
+                fail(c, "failed", "preparing the row counts: %s", err);
+                return;
+        }
+        c->counts = vc;
+
         atomic_store(&c->step, "locking");
         if (pause_writes(c))
                 return;
+        /* The source is frozen now: count it while the stream drains,
+         * bounded like every statement of the pause. */
+        if (limit_session(c->lock_conn, budget_ms(c), err, sizeof(err))) {
+                fail(c, "failed", "after pausing: %s", err);
+                return;
+        }
+        count_start(&c->count_src, c->counts, c->lock_conn, false);
         atomic_store(&c->step, "draining");
         t = mono_us();
         if (drain(c))
@@ -605,6 +672,7 @@ static void *cutover_main(void *arg)
         log_info("cutover: starting%s action=%s",
                  c->dry_run ? " (dry run)" : "", c->cfg->cutover.action);
         run(c);
+        count_join(&c->count_dst);
         release(c);
         if (!c->result)
                 c->result = "failed";
@@ -623,8 +691,11 @@ static void *cutover_main(void *arg)
         mysql_close(c->lock_conn);
         mysql_close(c->src);
         mysql_close(c->dst);
+        mysql_close(c->dst2);
         mysql_close(c->rename_conn);
-        c->lock_conn = c->src = c->dst = c->rename_conn = NULL;
+        c->lock_conn = c->src = c->dst = c->dst2 = c->rename_conn = NULL;
+        verify_counts_free(c->counts);
+        c->counts = NULL;
         atomic_store(&c->step, "done");
         atomic_store(&c->finished, true);
         return NULL;
