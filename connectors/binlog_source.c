@@ -880,6 +880,7 @@ static int handle_event(struct binlog_source *src, MARIADB_RPL_EVENT *ev)
                 atomic_store(&src->stats.caught_up, false);
                 atomic_store(&src->stats.last_event_ms,
                              (uint64_t)ev->timestamp * 1000);
+                atomic_store(&src->stats.last_event_recv_ms, now_ms());
                 return begin_tx(src, ev);
         case TABLE_MAP_EVENT:
                 return on_table_map(src, ev);

@@ -48,6 +48,7 @@ struct binlog_source_stats {
         atomic_uint_fast64_t events;        /* row events delivered */
         atomic_uint_fast64_t reconnects;
         atomic_uint_fast64_t last_event_ms; /* binlog timestamp, ms */
+        atomic_uint_fast64_t last_event_recv_ms; /* wall clock it came */
         atomic_uint_fast64_t last_seen_ms;  /* wall clock of last packet */
         atomic_bool caught_up;              /* heartbeat seen since last
                                                event: nothing pending */

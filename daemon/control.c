@@ -89,7 +89,8 @@ static void answer(struct control_req *req, json_t *msg)
         if (c) {
                 c->pending = NULL;
                 send_json(c, msg);
-                bufferevent_enable(c->bev, EV_READ);
+                if (!c->closing)
+                        bufferevent_enable(c->bev, EV_READ);
         }
         json_decref(msg);
         free(req);
@@ -214,9 +215,17 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
-        (void)bev;
+        struct conn *c = arg;
+        /* A client that half-closes after its request (echo ... | socat)
+         * still gets the answer: hang up once it is written. */
+        if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+            (c->pending || evbuffer_get_length(bufferevent_get_output(bev)))) {
+                c->closing = true;
+                bufferevent_disable(bev, EV_READ);
+                return;
+        }
         if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-                conn_free(arg);
+                conn_free(c);
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,

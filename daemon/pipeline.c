@@ -72,6 +72,7 @@ struct pipeline {
         atomic_bool retiring;   /* the cutover is renaming the tables away */
         atomic_bool cut_over;   /* the stream ended at a cutover */
         bool validated;         /* the mapping fits the real tables */
+        uint64_t started_wall_ms;
 
         /* Keys applied since pipeline_touch_start, under lock: the
          * cutover verifies exactly these rows in its write pause.
@@ -307,6 +308,11 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                                 batch_rows = 0;
                                 last_commit = mono_ms();
                         }
+                        /* Nothing waits and all is committed: the sink
+                         * is current as of now, however old the last
+                         * change was. */
+                        if (!uncommitted && !in_tx)
+                                atomic_store(&p->applied_ts_ms, wall_ms());
                         continue;
                 }
                 switch (ev->kind) {
@@ -591,20 +597,6 @@ static int run_epoch(struct pipeline *p)
         char err[1024], stored[4096];
         int rc;
 
-        /* Once per process: the tables will not change under us
-         * without DDL, which the source guards. */
-        if (!p->validated) {
-                rc = validate_mapping(cfg, p->map, report_problem, NULL, err,
-                                      sizeof(err));
-                if (rc) {
-                        snprintf(p->error, sizeof(p->error),
-                                 "the mapping does not fit the tables: %s",
-                                 err);
-                        return rc == FERRY_ERR_CONFIG ? FERRY_ERR_FATAL : rc;
-                }
-                p->validated = true;
-        }
-
         char name[300];
         pipeline_name(cfg, name, sizeof(name));
         rc = mariadb_sink_new(&sep, name, &sink, err, sizeof(err));
@@ -631,6 +623,22 @@ static int run_epoch(struct pipeline *p)
                 atomic_store(&p->cut_over, true);
                 mariadb_sink_free(sink);
                 return FERRY_ERR_STOP;
+        }
+
+        /* Once per process (after the cutover check: a cut over source
+         * has no tables left to check): the tables will not change under
+         * us without DDL, which the source guards. */
+        if (!p->validated) {
+                rc = validate_mapping(cfg, p->map, report_problem, NULL, err,
+                                      sizeof(err));
+                if (rc) {
+                        snprintf(p->error, sizeof(p->error),
+                                 "the mapping does not fit the tables: %s",
+                                 err);
+                        mariadb_sink_free(sink);
+                        return rc == FERRY_ERR_CONFIG ? FERRY_ERR_FATAL : rc;
+                }
+                p->validated = true;
         }
 
         struct binlog_source_opts o = {
@@ -813,6 +821,7 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
         p->reg = reg;
         pthread_mutex_init(&p->lock, NULL);
         atomic_store(&p->applied_ts_ms, wall_ms());
+        p->started_wall_ms = wall_ms();
         if (reg) {
                 p->m_connected =
                         metrics_gauge(reg, FERRY_M_SOURCE_CONNECTED, NULL);
@@ -913,47 +922,53 @@ void pipeline_lags(struct pipeline *p, double *source, double *sink,
                    double *total)
 {
         uint64_t now = wall_ms();
-        bool caught_up = false, connected = false;
-        uint64_t last_event = 0, last_seen = 0;
+        bool connected = false;
+        uint64_t last_event = 0, last_recv = 0, last_seen = 0;
         size_t queued = 0;
 
+        if (atomic_load(&p->cut_over)) {
+                /* Nothing left to stream: nothing is behind. */
+                *source = *sink = *total = 0;
+                return;
+        }
         pthread_mutex_lock(&p->lock);
         if (p->src) {
                 struct binlog_source_stats *st = binlog_source_stats(p->src);
                 connected = atomic_load(&st->connected);
-                caught_up = atomic_load(&st->caught_up);
                 last_event = atomic_load(&st->last_event_ms);
+                last_recv = atomic_load(&st->last_event_recv_ms);
                 last_seen = atomic_load(&st->last_seen_ms);
         }
         if (p->queue)
                 queued = event_queue_len(p->queue);
         pthread_mutex_unlock(&p->lock);
 
-        /* Idle and healthy reads 0; a silent connection reads the time
-         * since the server last spoke, so a dead link shows up. */
+        /* While the server keeps talking (events or heartbeats), the lag
+         * is how old the last event was when it arrived: a live stream
+         * reads about 0 and stays there when the source goes idle, a
+         * backlog reads its age. Binlog timestamps have whole seconds,
+         * so an event counts as late only beyond that second. Once the
+         * server falls silent, the lag is the silence, and it grows. */
         int64_t hb = p->cfg->source.heartbeat_ms;
         double src_lag;
-        if (connected && caught_up && now - last_seen <= (uint64_t)(2 * hb))
-                src_lag = 0;
-        else if (connected && last_event && !caught_up)
-                /* Binlog timestamps have whole seconds: an event stamped
-                 * 12:00:00 may have been written at 12:00:00.999, so only
-                 * what is older than that counts (else a healthy stream
-                 * would read a sawtooth between 0 and 1 s). */
-                src_lag = (double)(now > last_event + TS_RESOLUTION_MS
-                                           ? now - last_event - TS_RESOLUTION_MS
-                                           : 0) /
-                          1000.0;
+        if (!last_seen)
+                src_lag = (double)(now - p->started_wall_ms) / 1000.0;
+        else if (connected && now - last_seen <= (uint64_t)(2 * hb))
+                src_lag =
+                        last_event && last_recv > last_event + TS_RESOLUTION_MS
+                                ? (double)(last_recv - last_event -
+                                           TS_RESOLUTION_MS) /
+                                          1000.0
+                                : 0;
         else
-                src_lag = (double)(now > last_seen ? now - last_seen : 0) /
-                          1000.0;
+                src_lag = (double)(now - last_seen) / 1000.0;
+        /* The sink is behind by what waits for it; it commits whenever
+         * its queue runs dry, so an empty queue means all is applied. */
         uint64_t applied = atomic_load(&p->applied_ts_ms);
         double snk_lag = 0;
-        if (queued || !caught_up || atomic_load(&p->paused))
-                snk_lag = applied && now > applied + TS_RESOLUTION_MS
-                                  ? (double)(now - applied - TS_RESOLUTION_MS) /
-                                            1000.0
-                                  : 0;
+        if ((queued || atomic_load(&p->paused)) && applied &&
+            now > applied + TS_RESOLUTION_MS)
+                snk_lag = (double)(now - applied - TS_RESOLUTION_MS) / 1000.0;
         *source = src_lag;
         *sink = snk_lag;
         *total = src_lag > snk_lag ? src_lag : snk_lag;

@@ -126,6 +126,16 @@ static void check_source(struct plan *p, const struct cfg *cfg)
                 check(p, strstr(g, "ON `FERRY`.*") || strstr(g, "ON *.*"),
                       "source grant on ferry.* (the signal table: CREATE, "
                       "INSERT)");
+                if (!strcmp(cfg->cutover.action, "rename")) {
+                        check(p, has_priv(g, "ALTER") && has_priv(g, "DROP"),
+                              "source grant ALTER, DROP on %s (cutover "
+                              "action = rename moves the old tables)",
+                              cfg->source.db.database);
+                        check(p, has_priv(g, "CREATE") && has_priv(g, "INSERT"),
+                              "source grant CREATE, INSERT on %s (the "
+                              "retired schema of action = rename)",
+                              cfg->cutover.retired_schema);
+                }
                 free(g);
         }
 

@@ -110,6 +110,23 @@ def test_status_pause_resume_and_protocol_errors(server, dbs, tmp_path):
             time.sleep(0.3)
         assert status(cfg)["lag_seconds"] == 0
 
+        # Idle and caught up reads 0, and stays there.
+        time.sleep(2.5)
+        for _ in range(3):
+            assert status(cfg)["lag_seconds"] == 0
+            time.sleep(0.4)
+
+        # A client that half-closes after its request still gets the
+        # answer (echo ... | socat).
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        s.connect(sock)
+        s.sendall(b'{"v":1,"cmd":"status"}\n')
+        s.shutdown(socket.SHUT_WR)
+        reply = s.makefile().readline()
+        s.close()
+        assert json.loads(reply)["ok"] is True
+
         # Malformed and unknown requests get an error reply; the daemon
         # keeps serving.
         for payload, want in [

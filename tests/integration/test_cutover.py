@@ -123,6 +123,15 @@ def test_verify_and_cutover_under_writes(server, dbs, tmp_path):
         assert not diffs, [str(d) for d in diffs[:5]]
         assert work.txns > 50
         assert f.stop() == 0
+        # A restart stays cut over: no stream, no error, status answers.
+        f = Ferryd(cfg)
+        f.wait_log(r"cut over already")
+        f.wait_log(r"control socket listening")
+        time.sleep(0.5)
+        s = status(cfg)
+        assert s["state"] == "cut_over" and s["lag_seconds"] == 0, s
+        assert f.proc.poll() is None
+        assert f.stop() == 0
     finally:
         work.halt.set()
         f.kill()
