@@ -32,6 +32,8 @@
 #define LOCK_RETRY_GAP_MS   100 /* ... so they get through between tries */
 #define POLL_MS             2   /* hook polling in the pause */
 #define RECHECKS            3   /* rows in flight: look again this often */
+#define NARROW_ROUNDS       4   /* online key rounds before the pause */
+#define NARROW_ENOUGH       200 /* keys left for the pause to check */
 
 struct cutover {
         const struct cfg *cfg;
@@ -68,6 +70,7 @@ struct cutover {
                 bool target;
                 struct verify_counts *vc;
                 int rc;
+                double ms;
                 char err[512];
         } count_src, count_dst;
         char **tables; /* mapped source tables, NULL-terminated */
@@ -134,8 +137,10 @@ static int limit_session(MYSQL *my, int64_t ms, char *err, size_t errsz)
 static void *count_main(void *arg)
 {
         struct side_count *sc = arg;
+        uint64_t t0 = mono_us();
         sc->rc = verify_counts_side(sc->vc, sc->target, sc->my, sc->err,
                                     sizeof(sc->err));
+        sc->ms = (double)(mono_us() - t0) / 1000.0;
         return NULL;
 }
 
@@ -281,6 +286,124 @@ static int verify_online(struct cutover *c)
         return report_json(c, "online", rep);
 }
 
+/* Step 2b: the keys applied since the online verify, checked online so
+ * that the pause only checks the few applied in the last moments. Each
+ * round takes the remembered keys and starts remembering afresh; after
+ * a barrier (all changes to them are applied) a key that matches is done
+ * unless applied again, and one that differs must have been applied
+ * again (then the next round or the pause checks it) or it is a real
+ * difference. */
+static int narrow_touched(struct cutover *c)
+{
+        const struct cfg *cfg = c->cfg;
+        char err[1024], id[64];
+        size_t checked = 0;
+        bool reported = false; /* fail() already said why */
+        for (int round = 0; round < NARROW_ROUNDS; round++) {
+                bool overflow;
+                json_t *old = pipeline_touch_take(c->p, &overflow);
+                pipeline_touch_start(c->p);
+                size_t n = 0;
+                const char *table;
+                json_t *keys;
+                json_object_foreach(old, table, keys) n +=
+                        json_object_size(keys);
+                if (overflow || n <= NARROW_ENOUGH) {
+                        /* Overflowed: the pause verifies everything; few:
+                         * the pause checks them with the rest. Put them
+                         * back either way. */
+                        pipeline_touch_merge(c->p, old, overflow);
+                        json_decref(old);
+                        break;
+                }
+                int rc = barrier_pass(cfg, c->src, c->dst, c->drain_timeout_ms,
+                                      &c->abort, id, sizeof(id), err,
+                                      sizeof(err));
+                json_t *suspects = json_array(); /* [[table, key text]] */
+                json_object_foreach(old, table, keys)
+                {
+                        if (rc)
+                                break;
+                        json_t *arr = json_array();
+                        const char *k;
+                        json_t *v;
+                        json_object_foreach(keys, k, v)
+                                json_array_append(arr, v);
+                        struct verify_report *r = NULL;
+                        rc = verify_keys(c->m, c->src, cfg->source.db.database,
+                                         c->dst, cfg->sink.db.database, table,
+                                         arr, NULL, &r, err, sizeof(err));
+                        json_decref(arr);
+                        if (rc == FERRY_ERR_CONFIG) {
+                                /* keys through a transform: leave them to
+                                 * the pause, which checks the table */
+                                json_t *back = json_object();
+                                json_object_set(back, table, keys);
+                                pipeline_touch_merge(c->p, back, false);
+                                json_decref(back);
+                                rc = 0;
+                                continue;
+                        }
+                        checked += json_object_size(keys);
+                        for (size_t i = 0; r && i < verify_report_count(r);
+                             i++) {
+                                const struct verify_result *res =
+                                        verify_report_get(r, i);
+                                for (size_t j = 0; j < res->nkeys; j++) {
+                                        json_t *kj = json_loads(res->keys[j], 0,
+                                                                NULL);
+                                        char *kt =
+                                                kj ? json_dumps(
+                                                             kj,
+                                                             JSON_COMPACT |
+                                                                     JSON_SORT_KEYS)
+                                                   : xstrdup(res->keys[j]);
+                                        json_array_append_new(
+                                                suspects,
+                                                json_pack("[s,s]", table, kt));
+                                        free(kt);
+                                        json_decref(kj);
+                                }
+                        }
+                        verify_report_free(r);
+                }
+                /* A key that differs was changed again at the source after
+                 * the barrier (or it really differs). Once a second barrier
+                 * has passed, any such change is applied, so the sink has
+                 * remembered it; one it has not is a real difference. */
+                if (!rc && json_array_size(suspects))
+                        rc = barrier_pass(cfg, c->src, c->dst,
+                                          c->drain_timeout_ms, &c->abort, id,
+                                          sizeof(id), err, sizeof(err));
+                size_t si;
+                json_t *sus;
+                json_array_foreach(rc ? NULL : suspects, si, sus)
+                {
+                        const char *st =
+                                json_string_value(json_array_get(sus, 0));
+                        const char *sk =
+                                json_string_value(json_array_get(sus, 1));
+                        if (!pipeline_touched(c->p, st, sk)) {
+                                reported = true;
+                                rc = fail(c, "failed",
+                                          "%s key %s differs and was not "
+                                          "changed since",
+                                          st, sk);
+                                break;
+                        }
+                }
+                json_decref(suspects);
+                json_decref(old);
+                if (rc)
+                        return reported ? rc
+                                        : fail(c, "failed", "narrowing: %s",
+                                               err);
+        }
+        json_object_set_new(c->verify, "online_keys_checked",
+                            json_integer((json_int_t)checked));
+        return 0;
+}
+
 /* Step 3. */
 static int pause_writes(struct cutover *c)
 {
@@ -373,6 +496,7 @@ static int verify_paused(struct cutover *c)
         }
         /* The target is drained: count it while the keys are checked. */
         count_start(&c->count_dst, c->counts, c->dst2, true);
+        uint64_t t_keys = mono_us();
         struct verify_report *r = NULL;
         if (overflow) {
                 /* Too much changed to check key by key: everything. */
@@ -423,8 +547,14 @@ static int verify_paused(struct cutover *c)
                 verify_report_free(r);
                 json_decref(arr);
         }
+        json_object_set_new(c->steps, "verify_keys_ms",
+                            json_real((double)(mono_us() - t_keys) / 1000.0));
         int src_rc = count_join(&c->count_src);
         int dst_rc = count_join(&c->count_dst);
+        json_object_set_new(c->steps, "count_source_ms",
+                            json_real(c->count_src.ms));
+        json_object_set_new(c->steps, "count_target_ms",
+                            json_real(c->count_dst.ms));
         if (rc == 0 && (src_rc || dst_rc))
                 rc = fail(c, "failed", "row counts in the pause: %s",
                           src_rc ? c->count_src.err : c->count_dst.err);
@@ -614,6 +744,10 @@ static void run(struct cutover *c)
         if (verify_online(c))
                 return;
         step(c, "verify_online_ms", t);
+        t = mono_us();
+        if (narrow_touched(c))
+                return;
+        step(c, "narrow_ms", t);
         if (atomic_load(&c->abort)) {
                 fail(c, "aborted", "aborted before the pause");
                 return;

@@ -1127,3 +1127,40 @@ bool pipeline_backfill_held(struct pipeline *p)
 {
         return p->backfill_held;
 }
+
+bool pipeline_touched(struct pipeline *p, const char *table,
+                      const char *key_text)
+{
+        pthread_mutex_lock(&p->lock);
+        bool hit = !p->touched || p->touch_overflow ||
+                   json_object_get(json_object_get(p->touched, table),
+                                   key_text) != NULL;
+        pthread_mutex_unlock(&p->lock);
+        return hit;
+}
+
+void pipeline_touch_merge(struct pipeline *p, json_t *keys, bool overflow)
+{
+        pthread_mutex_lock(&p->lock);
+        if (p->touched) {
+                const char *table, *k;
+                json_t *set, *v;
+                json_object_foreach(keys, table, set)
+                {
+                        json_t *dst = json_object_get(p->touched, table);
+                        if (!dst) {
+                                dst = json_object();
+                                json_object_set_new(p->touched, table, dst);
+                        }
+                        json_object_foreach(set, k, v)
+                        {
+                                if (!json_object_get(dst, k))
+                                        p->ntouched++;
+                                json_object_set(dst, k, v);
+                        }
+                }
+                p->touch_overflow = p->touch_overflow || overflow ||
+                                    p->ntouched > TOUCH_MAX;
+        }
+        pthread_mutex_unlock(&p->lock);
+}

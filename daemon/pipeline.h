@@ -95,6 +95,15 @@ struct mapping;
 /* @returns the mapping the pipeline applies (lives as long as p). */
 const struct mapping *pipeline_mapping(struct pipeline *p);
 
+/* @brief Adds keys ({table: {key text: key}}, as taken) back to what is
+ * remembered, with their overflow. */
+void pipeline_touch_merge(struct pipeline *p, json_t *keys, bool overflow);
+/* @returns whether key_text (compact JSON, sorted keys) of table was
+ * applied since pipeline_touch_start; true when not recording or when
+ * more keys were applied than remembered (it might have been). */
+bool pipeline_touched(struct pipeline *p, const char *table,
+                      const char *key_text);
+
 /* @brief The name of this pipeline's rows in the target's ferry.offsets. */
 void pipeline_name(const struct cfg *cfg, char *out, size_t out_size);
 
