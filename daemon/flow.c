@@ -7,7 +7,10 @@
 #include "daemon/kafka_source.h"
 #include "daemon/pipeline.h"
 
+#include "common/xalloc.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 
 static int direct_start(const struct cfg *cfg, struct metrics *reg, void **out,
                         char *errstr, size_t errstr_size)
@@ -114,6 +117,91 @@ static const struct flow_ops flow_kafka_sink = {
         ksink_free,   ksink_ready, ksink_lags,
 };
 
+/* role = all with Kafka: both roles in one process, each with its own
+ * threads, speaking through the brokers exactly as two processes do. */
+struct kafka_all {
+        struct kafka_source *src;
+        struct kafka_sink *sink;
+};
+
+static int kall_start(const struct cfg *cfg, struct metrics *reg, void **out,
+                      char *errstr, size_t errstr_size)
+{
+        struct kafka_all *ka = xcalloc(1, sizeof(*ka));
+        int rc = kafka_source_start(cfg, reg, &ka->src, errstr, errstr_size);
+        if (rc == 0)
+                rc = kafka_sink_start(cfg, reg, &ka->sink, errstr, errstr_size);
+        if (rc) {
+                if (ka->src) {
+                        kafka_source_request_stop(ka->src);
+                        (void)kafka_source_free(ka->src);
+                }
+                free(ka);
+                *out = NULL;
+                return rc;
+        }
+        *out = ka;
+        return 0;
+}
+
+static void kall_request_stop(void *f)
+{
+        struct kafka_all *ka = f;
+        kafka_source_request_stop(ka->src);
+        kafka_sink_request_stop(ka->sink);
+}
+
+/* One role ending ends the process: the other would only fall behind. */
+static bool kall_finished(void *f)
+{
+        struct kafka_all *ka = f;
+        return kafka_source_finished(ka->src) || kafka_sink_finished(ka->sink);
+}
+
+static int kall_free(void *f)
+{
+        struct kafka_all *ka = f;
+        if (!ka)
+                return 0;
+        kall_request_stop(ka);
+        int a = kafka_source_free(ka->src);
+        int b = kafka_sink_free(ka->sink);
+        free(ka);
+        return a ? a : b;
+}
+
+static bool kall_ready(void *f, char *r, size_t n)
+{
+        struct kafka_all *ka = f;
+        return kafka_source_ready(ka->src, r, n) &&
+               kafka_sink_ready(ka->sink, r, n);
+}
+
+static void kall_lags(void *f, double *a, double *b, double *c)
+{
+        struct kafka_all *ka = f;
+        double s1, k1, t1, s2, k2, t2;
+        kafka_source_lags(ka->src, &s1, &k1, &t1);
+        kafka_sink_lags(ka->sink, &s2, &k2, &t2);
+        *a = s1;
+        *b = k2;
+        *c = s1 > k2 ? s1 : k2;
+        (void)t1;
+        (void)t2;
+        (void)k1;
+        (void)s2;
+}
+
+static const struct flow_ops flow_kafka_all = {
+        "kafka source and sink",
+        kall_start,
+        kall_request_stop,
+        kall_finished,
+        kall_free,
+        kall_ready,
+        kall_lags,
+};
+
 const struct flow_ops *flow_for(const struct cfg *cfg, char *errstr,
                                 size_t errstr_size)
 {
@@ -123,9 +211,7 @@ const struct flow_ops *flow_for(const struct cfg *cfg, char *errstr,
                 return &flow_kafka_source;
         if (cfg->daemon.role == CFG_ROLE_SINK)
                 return &flow_kafka_sink;
-        snprintf(errstr, errstr_size,
-                 "role = all with transport = kafka is "
-                 "not built yet: run one ferryd with role = source and one "
-                 "(or more) with role = sink, or use transport = direct");
-        return NULL;
+        (void)errstr;
+        (void)errstr_size;
+        return &flow_kafka_all;
 }
