@@ -77,6 +77,7 @@ def test_direct_pipeline_under_memcheck(server, dbs, tmp_path):
             proc.wait()
     text = "".join(log)
     assert rc == 0, text[-4000:]
+    assert "Memcheck" in text, text[:2000]
     m = re.search(r"ERROR SUMMARY: (\d+) errors", text)
     assert m and m.group(1) == "0", text[-4000:]
     assert "definitely lost: 0 bytes" in text or \
