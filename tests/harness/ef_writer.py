@@ -20,6 +20,7 @@ class Writer(threading.Thread):
         self.rng = random.Random(seed)
         self.halt = threading.Event()
         self.ops = 0
+        self.worst = 0.0  # slowest operation, seconds
         self.error = None
         self.existing = list(existing)
         self.first_id = first_id
@@ -32,6 +33,7 @@ class Writer(threading.Thread):
         next_id = self.first_id
         try:
             while not self.halt.is_set() and self.ops < 20000:
+                t0 = time.monotonic()
                 r = self.rng.random()
                 if r < 0.5 or len(ids) < 10:
                     i = next_id
@@ -67,6 +69,7 @@ class Writer(threading.Thread):
                                 "WHERE user_id = %s", (j + 1000000, i))
                     ids[k] = i  # the user keeps its id
                 self.ops += 1
+                self.worst = max(self.worst, time.monotonic() - t0)
                 time.sleep(0.001)
         except Exception as e:  # surfaced by the test
             self.error = e

@@ -57,6 +57,11 @@ def test_backfill_under_writes(server, dbs, tmp_path, seed):
         w.join(10)
         assert w.error is None, w.error
         assert w.ops > 50
+        # No lock outlives a chunk read: the writer never waits on one.
+        # (The benchmark's target is 50 ms; this bound is for a loaded
+        # CI machine running sanitizers.)
+        print(f"writer: {w.ops} operations, worst {w.worst * 1000:.0f} ms")
+        assert w.worst < 1.0, f"writer stalled {w.worst:.2f}s"
         diff = converge(server, src, dst, timeout=40)
         assert diff == [], "".join(f.log[-20:])
         assert f.stop() == 0
