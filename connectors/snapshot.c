@@ -648,7 +648,8 @@ int snapshot_on_signal(struct snapshot *s, const struct ferry_event *sig,
                 ev->snapshot = true;
                 ev->pos = *pos;
                 ev->pos.file = NULL;
-                memcpy(text, r->text.data, r->text.len);
+                if (r->text.len) /* a row of numbers only has none */
+                        memcpy(text, r->text.data, r->text.len);
                 for (size_t c = 0; c < t->ncols; c++) {
                         ev->after[c] = r->vals[c];
                         if (r->vals[c].kind == FERRY_V_TEXT ||

@@ -547,14 +547,4 @@ def test_bad_rdkafka_property_refused(server, db, kafka, tmp_path):
         f.wait_log(r"rdkafka\.no\.such\.thing")
     finally:
         f.kill()
-    # and role = all with kafka is refused with the way forward
-    cfg = write_config(
-        str(tmp_path / "all.conf"), server, db.name,
-        extra={"daemon": {"role": "all", "transport": "kafka"},
-               "kafka": {"brokers": kafka.bootstrap}})
-    f = Ferryd(cfg)
-    try:
-        assert f.proc.wait(20) == 78
-        f.wait_log(r"role = all with transport = kafka is not built yet")
-    finally:
-        f.kill()
+
