@@ -188,6 +188,72 @@ static uint64_t now_ms(void)
         } while (0)
 
 /* Refuses servers whose binlog ferry cannot read exactly. */
+/* The server does not always refuse a position older than its oldest
+ * binlog (measured: MariaDB 10.11 streams on from what it still has), so
+ * ferry checks itself: every domain of the oldest binlog's starting
+ * position must be at or before where we resume, or changes in between
+ * are gone and resuming would skip them. */
+static int check_not_purged(struct binlog_source *src, const char *want)
+{
+        char err[512], oldest[256], start[2048];
+        if (mysql_query(src->my, "SHOW BINARY LOGS"))
+                FAIL(db_classify(mysql_errno(src->my)),
+                     "SHOW BINARY LOGS (needs BINLOG MONITOR): %s",
+                     mysql_error(src->my));
+        MYSQL_RES *res = mysql_store_result(src->my);
+        MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+        snprintf(oldest, sizeof(oldest), "%s", row && row[0] ? row[0] : "");
+        mysql_free_result(res);
+        if (!oldest[0])
+                return 0;
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT BINLOG_GTID_POS(");
+        db_put_quoted(src->my, &q, oldest, strlen(oldest));
+        buf_puts(&q, ", 4)");
+        int rc = db_query_value(src->my, buf_cstr(&q), start, sizeof(start),
+                                err, sizeof(err));
+        buf_free(&q);
+        if (rc)
+                FAIL(rc, "reading where %s starts: %s", oldest, err);
+        struct gtid_pos have, first;
+        gtid_pos_init(&have);
+        gtid_pos_init(&first);
+        if (gtid_pos_parse(&have, want, err, sizeof(err)) ||
+            gtid_pos_parse(&first, start, err, sizeof(err))) {
+                gtid_pos_free(&have);
+                gtid_pos_free(&first);
+                FAIL(FERRY_ERR_FATAL, "GTID position: %s", err);
+        }
+        const struct gtid *gone = NULL;
+        for (size_t i = 0; i < first.n && !gone; i++) {
+                uint64_t seq = 0;
+                for (size_t k = 0; k < have.n; k++)
+                        if (have.v[k].domain == first.v[i].domain)
+                                seq = have.v[k].seq;
+                if (seq < first.v[i].seq)
+                        gone = &first.v[i];
+        }
+        if (gone) {
+                char g[GTID_STR_MAX];
+                snprintf(src->err, src->errsz,
+                         "the binlog no longer holds the changes after "
+                         "position '%s': the oldest binlog, %s, starts at "
+                         "'%s' (domain %u is at %s there); the ones in "
+                         "between were purged and ferry will not skip them. "
+                         "Start over with a fresh backfill (runbook: start "
+                         "over from a fresh backfill), and keep binlogs "
+                         "longer than ferry may be stopped "
+                         "(expire_logs_days / binlog_expire_logs_seconds)",
+                         want, oldest, start, gone->domain,
+                         gtid_format(gone, g));
+                rc = FERRY_ERR_FATAL;
+        }
+        gtid_pos_free(&have);
+        gtid_pos_free(&first);
+        return rc;
+}
+
 static int check_server(struct binlog_source *src)
 {
         static const struct {
@@ -278,6 +344,11 @@ static int connect_and_dump(struct binlog_source *src)
                 pthread_mutex_unlock(&src->lock);
                 gtid_pos_free(&p);
                 gtid_pos_format(&src->committed, &pos);
+        }
+
+        if ((rc = check_not_purged(src, buf_cstr(&pos)))) {
+                buf_free(&pos);
+                return rc;
         }
 
         const char *setup[] = {
