@@ -73,7 +73,7 @@ database = t
 mapping = /m.json
 """
     write("fuzz_config", "minimal", minimal)
-    write("fuzz_config", "kafka_source", """\xef\xbb\xbf; BOM, comments
+    write("fuzz_config", "kafka_source", """\ufeff; BOM, comments
 # hash comment
 [daemon]
 role = source
