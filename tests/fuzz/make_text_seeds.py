@@ -165,9 +165,18 @@ def control_seeds():
     write("fuzz_control", "fail", line({"v": 1, "cmd": "fail",
                                         "args": {"table": "zoë" * 20}}))
     write("fuzz_control", "unknown", line({"v": 1, "cmd": "é" * 40}))
+    # "unknown command '%.60s'" cuts this name inside a character
+    write("fuzz_control", "unknown_cut",
+          line({"v": 1, "cmd": "a" + "é" * 40}))
+    # jansson's error text quotes the bad escape: not valid UTF-8 by itself
+    write("fuzz_control", "bad_escape", b'{"v":1,"cmd":"\\u00e\xc7\x9du00e9'
+          + b'\\u00e9\\u00e9\\u00e8\\u00e9\\u00e9\\u00e9\\u00e99"}\n')
     write("fuzz_control", "malformed", "{\"v\":2,\"cmd\":\"now\"}\n"
           "{\"cmd\":1}\n{\"cmd\":\"now\",\"args\":[]}\n[1]\n{\"cmd\n\n")
     write("fuzz_control", "no_newline", '{"v":1,"cmd":"later"}')
+    # odd length, a multiple of 3: sent as is, then half-closed
+    write("fuzz_control", "half_close",
+          '{"cmd":"later"}\n{"cmd":"now"}\n   ')
     write("fuzz_control", "long_line", b"\xff" + b'{"cmd":"now","x":"'
           + b"a" * 64)
 
