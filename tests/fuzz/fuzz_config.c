@@ -16,7 +16,23 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* What a reload compares a fresh config with. */
+static const char base_text[] = "[daemon]\n"
+                                "metrics_listen =\n"
+                                "[source]\n"
+                                "user = ferry\n"
+                                "password_file = /dev/null\n"
+                                "database = s\n"
+                                "tables = a, b%\n"
+                                "[kafka]\n"
+                                "rdkafka.acks = all\n"
+                                "[sink]\n"
+                                "user = ferry\n"
+                                "database = t\n"
+                                "mapping = /m.json\n";
+
+static int load(const uint8_t *data, size_t size, struct cfg **cfgp, char *err,
+                size_t errsz)
 {
         char path[] = "/tmp/ferry-fuzz-config-XXXXXX";
         int fd = mkstemp(path);
@@ -30,16 +46,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 off += (size_t)n;
         }
         close(fd);
+        int rc = cfg_load(path, cfgp, err, errsz);
+        unlink(path);
+        return rc;
+}
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        static struct cfg *base;
         struct cfg *cfg;
         char err[1024];
-        int rc = cfg_load(path, &cfg, err, sizeof(err));
-        unlink(path);
-        if (rc == 0) {
-                /* A reload against itself changes nothing. */
-                char diff[512];
+        if (!base && load((const uint8_t *)base_text, strlen(base_text), &base,
+                          err, sizeof(err)))
+                abort(); /* base_text above is wrong */
+
+        if (load(data, size, &cfg, err, sizeof(err)) == 0) {
+                /* A reload against itself changes nothing; against
+                 * another config the list stays within its buffer. */
+                char diff[64];
                 if (cfg_reload_diff(cfg, cfg, diff, sizeof(diff)) != 0)
                         abort();
+                (void)cfg_reload_diff(base, cfg, diff, sizeof(diff));
+                if (!memchr(diff, '\0', sizeof(diff)))
+                        abort();
+                (void)cfg_reload_diff(cfg, base, NULL, 0);
                 cfg_free(cfg);
         } else if (cfg || !memchr(err, '\0', sizeof(err)) || !err[0]) {
                 abort(); /* an error leaves no config and says why */
