@@ -6,8 +6,12 @@
  * mapping must come back as FERRY_ERR_CONFIG, a row it cannot map as
  * FERRY_ERR_DATA, never a crash, a leak or an out-of-bounds read.
  *
+ * The mapping is also checked against fixed table descriptions
+ * (mapping_validate).
+ *
  * Input: the mapping text, optionally followed by a NUL byte and a JSON
- * object used as one more row.
+ * object used as one more row (whose "src_type" and "dst_type", when
+ * strings, also go through mapping_type_fits).
  */
 #include "transforms/mapping.h"
 
@@ -111,6 +115,43 @@ static void apply_all(const struct mapping *m, json_t *rows)
         }
 }
 
+/* Tables for mapping_validate: names the seeds use, so the fuzzer finds
+ * its way into the column and type checks. */
+static const struct mapping_column src_cols[] = {
+        {"id", "bigint(20) unsigned", true, true, true},
+        {"name", "varchar(50)", false, false, false},
+        {"status", "enum('NEW','PAID','it''s')", true, true, false},
+        {"kind", "char(1)", false, false, false},
+        {"meta", "longtext", false, false, false},
+        {"price", "decimal(10,2)", false, false, false},
+        {"at", "datetime(6)", true, false, false},
+};
+static const struct mapping_column dst_cols[] = {
+        {"id", "bigint(20)", true, false, true},
+        {"pk", "decimal(20,0)", true, false, true},
+        {"name", "varchar(20)", false, false, false},
+        {"label", "text", true, false, false},
+        {"status", "set('NEW','PAID')", true, false, false},
+        {"price", "decimal(8,3) zerofill", false, false, false},
+        {"at", "timestamp(3)", false, true, false},
+};
+static const struct mapping_table_desc srcs[] = {
+        {"s", src_cols, sizeof(src_cols) / sizeof(src_cols[0])},
+        {"tk", src_cols, 3},
+};
+static const struct mapping_table_desc dsts[] = {
+        {"t", dst_cols, sizeof(dst_cols) / sizeof(dst_cols[0])},
+        {"ta", dst_cols, 4},
+        {"tickets", dst_cols + 1, 5},
+};
+
+static void count_problem(void *ctx, const char *problem)
+{
+        if (!*problem)
+                abort(); /* a problem always says what it is */
+        ++*(size_t *)ctx;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         /* mapping_parse takes a C string: the text ends at the first NUL
@@ -135,9 +176,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         if (json_is_object(extra) &&
                             json_object_size(extra) < 64)
                                 json_array_append(rows, extra);
+                        /* The column type rule, on types it names. */
+                        const char *st = json_string_value(
+                                json_object_get(extra, "src_type"));
+                        const char *dt = json_string_value(
+                                json_object_get(extra, "dst_type"));
+                        char why[256];
+                        if (st && dt)
+                                (void)mapping_type_fits(st, dt, why,
+                                                        sizeof(why));
                         json_decref(extra);
                 }
                 apply_all(m, rows);
+                size_t problems = 0;
+                int vrc = mapping_validate(m, srcs, 2, dsts, 3, count_problem,
+                                           &problems, err, sizeof(err));
+                if ((vrc == 0) != (problems == 0))
+                        abort(); /* the verdict and the reports disagree */
                 json_decref(rows);
                 json_decref(base);
                 (void)mapping_targets(m);

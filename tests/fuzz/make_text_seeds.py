@@ -150,6 +150,13 @@ def mapping_seeds():
                                 {"column": "j", "fn": "json_get",
                                  "path": "$.a.b[1]", "default": 0}]}]}]})
           + "\0" + '{"id":"5","k":"x","j":"{\\"a\\":{\\"b\\":[0,[1]]}}"}')
+    # checked against the target's fixed tables s -> t
+    write("fuzz_mapping", "validate", json.dumps({
+        "version": 1, "tables": [{
+            "source": "s", "target": "t", "drop": ["kind", "meta"],
+            "rename": {"name": "label"}}]})
+          + "\0" + json.dumps({"id": 1, "src_type": "enum('a','b''c')",
+                                "dst_type": "varchar(3) CHARACTER SET utf8mb4"}))
 
 
 def control_seeds():
