@@ -125,22 +125,24 @@ static void utf8_scrub(char *text)
 {
         unsigned char *s = (unsigned char *)text;
         while (*s) {
-                size_t n = *s < 0x80 ? 1 : *s < 0xc2 ? 0 : *s < 0xe0 ? 2
-                                                    : *s < 0xf0 ? 3
-                                                    : *s < 0xf5 ? 4 : 0;
+                size_t n = *s < 0x80   ? 1
+                           : *s < 0xc2 ? 0
+                           : *s < 0xe0 ? 2
+                           : *s < 0xf0 ? 3
+                           : *s < 0xf5 ? 4
+                                       : 0;
                 uint32_t cp = n == 1 ? *s : *s & (0x7f >> n);
                 size_t i;
                 for (i = 1; i < n && (s[i] & 0xc0) == 0x80; i++)
                         cp = cp << 6 | (s[i] & 0x3f);
                 bool ok = n && i == n &&
-                          !(n == 3 && (cp < 0x800 ||
-                                       (cp >= 0xd800 && cp <= 0xdfff))) &&
+                          !(n == 3 &&
+                            (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
                           !(n == 4 && (cp < 0x10000 || cp > 0x10ffff));
-                if (ok) {
+                if (ok)
                         s += n;
-                } else {
+                else
                         *s++ = '?';
-                }
         }
 }
 

@@ -28,7 +28,8 @@ static const char mapping_text[] =
         "  {\"column\": \"j\", \"fn\": \"json_get\", \"path\": \"$.a[0]\"},"
         "  {\"column\": \"c\", \"fn\": \"concat\", \"columns\": [\"v\", \"s\"],"
         "   \"separator\": \"-\"}],"
-        " \"routes\": [{\"when\": {\"k\": [\"x\", 1, true]}, \"target\": \"tx\"},"
+        " \"routes\": [{\"when\": {\"k\": [\"x\", 1, true]}, \"target\": "
+        "\"tx\"},"
         "  {\"target\": \"ty\", \"drop\": [\"d\"]}]},"
         "{\"source\": \"u\", \"target\": \"tu\"}]}";
 
@@ -36,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         static struct mapping *m;
         char err[512];
-        if (!m && mapping_parse(mapping_text, "fuzz.json", &m, err,
-                                sizeof(err)))
+        if (!m &&
+            mapping_parse(mapping_text, "fuzz.json", &m, err, sizeof(err)))
                 abort(); /* the fixed mapping above is wrong */
         if (size < 1)
                 return 0;

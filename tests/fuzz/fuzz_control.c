@@ -99,7 +99,8 @@ static size_t take_replies(char *buf, size_t *len)
                     json_integer_value(json_object_get(r, "v")) != 1 ||
                     !json_is_boolean(json_object_get(r, "ok"))) {
                         fprintf(stderr, "fuzz_control: bad reply '%.*s': %s\n",
-                                (int)l, buf + off, r ? "wrong shape" : jerr.text);
+                                (int)l, buf + off,
+                                r ? "wrong shape" : jerr.text);
                         abort();
                 }
                 json_decref(r);
