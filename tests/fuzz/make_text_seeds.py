@@ -157,6 +157,11 @@ def mapping_seeds():
             "rename": {"name": "label"}}]})
           + "\0" + json.dumps({"id": 1, "src_type": "enum('a','b''c')",
                                 "dst_type": "varchar(3) CHARACTER SET utf8mb4"}))
+    # an enum type without its list (found by the fuzzer)
+    write("fuzz_mapping", "enum_without_list", json.dumps({
+        "version": 1, "tables": [{"source": "s", "target": "t"}]})
+          + "\0" + json.dumps({"src_type": "enum 'a')",
+                                "dst_type": "varchar(3)"}))
 
 
 def control_seeds():
