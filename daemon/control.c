@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,13 @@ static void send_json(struct conn *c, json_t *msg)
         free(text);
 }
 
+/* Whether a whole request line is waiting in the input. */
+static bool has_line(struct conn *c)
+{
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+        return evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF).pos >= 0;
+}
+
 static void answer(struct control_req *req, json_t *msg)
 {
         struct conn *c = req->conn;
@@ -91,6 +99,11 @@ static void answer(struct control_req *req, json_t *msg)
                 send_json(c, msg);
                 if (!c->closing)
                         bufferevent_enable(c->bev, EV_READ);
+                /* Requests sent together were read together: the socket
+                 * will not wake on_read for them again. */
+                if (has_line(c))
+                        bufferevent_trigger(c->bev, EV_READ,
+                                            BEV_TRIG_DEFER_CALLBACKS);
         }
         json_decref(msg);
         free(req);
@@ -103,6 +116,36 @@ void control_req_ok(struct control_req *req, json_t *result)
                          1, "result", result ? result : json_object()));
 }
 
+/* Replaces each byte that is not part of valid UTF-8 (as jansson checks
+ * it: no overlongs, surrogates or code points past U+10FFFF) with '?'.
+ * A reason quotes what the client sent (jansson's error text does) and
+ * may be cut mid-character; jansson would refuse to encode either, and
+ * the client would never get its answer. */
+static void utf8_scrub(char *text)
+{
+        unsigned char *s = (unsigned char *)text;
+        while (*s) {
+                size_t n = *s < 0x80   ? 1
+                           : *s < 0xc2 ? 0
+                           : *s < 0xe0 ? 2
+                           : *s < 0xf0 ? 3
+                           : *s < 0xf5 ? 4
+                                       : 0;
+                uint32_t cp = n == 1 ? *s : *s & (0x7f >> n);
+                size_t i;
+                for (i = 1; i < n && (s[i] & 0xc0) == 0x80; i++)
+                        cp = cp << 6 | (s[i] & 0x3f);
+                bool ok = n && i == n &&
+                          !(n == 3 &&
+                            (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
+                          !(n == 4 && (cp < 0x10000 || cp > 0x10ffff));
+                if (ok)
+                        s += n;
+                else
+                        *s++ = '?';
+        }
+}
+
 void control_req_fail(struct control_req *req, const char *fmt, ...)
 {
         char msg[1024];
@@ -110,6 +153,7 @@ void control_req_fail(struct control_req *req, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
+        utf8_scrub(msg);
         log_info("control: %s refused: %s", req->cmd[0] ? req->cmd : "request",
                  msg);
         answer(req, json_pack("{s:i, s:b, s:s}", "v", CONTROL_PROTOCOL_VERSION,
@@ -187,6 +231,10 @@ static void on_read(struct bufferevent *bev, void *arg)
                                  * garbage: hang up once this is sent. */
                                 bufferevent_disable(bev, EV_READ);
                                 c->closing = true;
+                        } else if (c->closing &&
+                                   !evbuffer_get_length(
+                                           bufferevent_get_output(bev))) {
+                                conn_free(c); /* all answered and sent */
                         }
                         return;
                 }
@@ -209,7 +257,9 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
         struct conn *c = arg;
         (void)bev;
-        if (c->closing)
+        /* A half-closed client still gets the answers to every request
+         * it sent before closing. */
+        if (c->closing && !c->pending && !has_line(c))
                 conn_free(c);
 }
 

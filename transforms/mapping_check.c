@@ -173,7 +173,9 @@ static void parse_type(const char *s, struct sqltype *t)
                 break;
         case T_ENUM:
         case T_SET:
-                t->list = args;
+                /* "enum" without its list: no values (list + 0 on a
+                 * NULL list would be undefined) */
+                t->list = args ? args : "";
                 t->list_len = alen;
                 break;
         default:
