@@ -20,8 +20,9 @@ def machine():
     ver = subprocess.run(["mariadbd", "--version"], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True).stdout.split()
     mver = next((v for v in ver if "MariaDB" in v), "?")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"machine: {os.cpu_count()} cores (shared: figures are "
-            f"indicative), {uname}, MariaDB {mver}, build "
+            f"indicative; load average at the end {load}), {uname}, MariaDB {mver}, build "
             f"{os.environ['FERRY_BUILD_DIR']}")
 
 
