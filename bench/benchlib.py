@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers shared by bench/kafka and bench/apply (not a benchmark)."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+os.environ.setdefault("FERRY_BUILD_DIR", os.path.join(ROOT, "build"))
+
+
+def machine():
+    uname = subprocess.run(["uname", "-sr"], stdout=subprocess.PIPE,
+                           text=True).stdout.strip()
+    ver = subprocess.run(["mariadbd", "--version"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True).stdout.split()
+    mver = next((v for v in ver if "MariaDB" in v), "?")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"machine: {os.cpu_count()} cores (shared: figures are "
+            f"indicative; load average at the end {load}), {uname}, MariaDB {mver}, build "
+            f"{os.environ['FERRY_BUILD_DIR']}")
+
+
+def proc_kb(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as st:
+            for line in st:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class RssWatch:
+    """Samples VmHWM / VmRSS of some pids every `every` seconds."""
+
+    def __init__(self, every=0.05):
+        self.pids = {}
+        self.hwm = {}
+        self.rss_max = {}
+        self.every = every
+        self.halt = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def add(self, name, pid):
+        self.pids[name] = pid
+
+    def _run(self):
+        while not self.halt.is_set():
+            self.sample()
+            time.sleep(self.every)
+
+    def sample(self):
+        for name, pid in list(self.pids.items()):
+            h = proc_kb(pid, "VmHWM")
+            r = proc_kb(pid, "VmRSS")
+            self.hwm[name] = max(self.hwm.get(name, 0), h)
+            self.rss_max[name] = max(self.rss_max.get(name, 0), r)
+
+    def stop(self):
+        self.sample()
+        self.halt.set()
+        self.t.join(2)
+
+    def mib(self, name):
+        return self.hwm.get(name, 0) / 1024
+
+
+def binlog_files(m):
+    return [r[0] for r in m.query("SHOW BINARY LOGS")]
+
+
+def binlog_bytes(m, files):
+    sizes = {r[0]: int(r[1]) for r in m.query("SHOW BINARY LOGS")}
+    return sum(sizes[f] for f in files)
+
+
+def mariadb_binlog_seconds(m, files):
+    """Wall time of `mariadb-binlog --read-from-remote-server
+    --base64-output=decode-rows -v FILES > /dev/null` (as bench/run)."""
+    cmd = ["mariadb-binlog", "--read-from-remote-server", "--host=127.0.0.1",
+           f"--port={m.port}", f"--user={m.repl_user}",
+           f"--password={m.repl_password}", "--base64-output=decode-rows",
+           "-v"] + list(files)
+    t0 = time.monotonic()
+    with open(os.devnull, "w") as null:
+        subprocess.run(cmd, stdout=null, stderr=subprocess.PIPE, check=True,
+                       timeout=1200)
+    return time.monotonic() - t0
+
+
+def high_watermarks(bootstrap, topics):
+    """{(topic, partition): (low, high)} from the cluster."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap,
+                  "group.id": "wm-" + uuid.uuid4().hex[:6]})
+    try:
+        out = {}
+        for t in topics:
+            md = c.list_topics(t, timeout=10).topics[t]
+            for p in md.partitions:
+                out[(t, p)] = c.get_watermark_offsets(TopicPartition(t, p),
+                                                      timeout=10)
+        return out
+    finally:
+        c.close()
+
+
+def die(msg, ferryds=()):
+    for name, f in ferryds:
+        msg += f"\n--- {name} log tail ---\n" + "".join(f.log[-25:])
+    raise SystemExit(msg)
+
+
+def fmt(n):
+    return f"{n:,.0f}"
+
+
+def gtid_reached(cur, target):
+    """True when GTID position `cur` is at or past `target` in every
+    domain of target ("D-S-N[,D-S-N]"). The sink writes ferry.offsets to
+    the same server, so its own commits move the position past the last
+    source write."""
+    def seqs(pos):
+        return {g.split("-")[0]: int(g.split("-")[2])
+                for g in (pos or "").split(",") if g}
+    c = seqs(cur)
+    return all(c.get(d, -1) >= n for d, n in seqs(target).items())
+
+
+def _term(*_a):
+    raise SystemExit(143)
+
+
+signal.signal(signal.SIGTERM, _term)
