@@ -1061,8 +1061,9 @@ int binlog_source_run(struct binlog_source *src, binlog_event_fn *cb,
                 drop_tmaps(src);
                 failures++;
                 atomic_fetch_add(&src->stats.reconnects, 1);
+                /* Still retriable: the caller's own loop decides. */
                 if (src->o.max_retries && failures > src->o.max_retries)
-                        return FERRY_ERR_FATAL;
+                        return FERRY_ERR_RETRY;
                 log_warning("binlog source reconnecting in %lldms: %s",
                             (long long)backoff, errstr);
                 for (int64_t w = 0; w < backoff && !atomic_load(stop); w += 50)

@@ -27,7 +27,8 @@ struct binlog_source_opts {
         int64_t heartbeat_ms;   /* default 1000 */
         int64_t read_timeout_ms; /* default 5000; must exceed heartbeat */
         const char *start_gtid; /* GTID position; NULL = "now" */
-        int max_retries;        /* consecutive failed reconnects; 0 = forever */
+        int max_retries;        /* consecutive failed reconnects, then
+                                   FERRY_ERR_RETRY back; 0 = forever */
         struct snapshot *snapshot; /* backfill to interleave, or NULL;
                                       not owned */
         /* When it reads true, a statement on a watched table that cannot
