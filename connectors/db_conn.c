@@ -45,6 +45,20 @@ int db_connect(MYSQL **out, const struct db_endpoint *ep, int read_timeout_s,
         mysql_optionsv(my, MYSQL_OPT_RECONNECT, &reconnect);
         mysql_optionsv(my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
         mysql_optionsv(my, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+        const struct db_tls *tls = ep->tls;
+        if (tls && (tls->ca || tls->cert || tls->key)) {
+                /* Asked for TLS: a server that cannot do it is an error,
+                 * never a silent fallback to plain text. */
+                my_bool on = 1, verify = tls->verify;
+                if (tls->ca)
+                        mysql_optionsv(my, MYSQL_OPT_SSL_CA, tls->ca);
+                if (tls->cert)
+                        mysql_optionsv(my, MYSQL_OPT_SSL_CERT, tls->cert);
+                if (tls->key)
+                        mysql_optionsv(my, MYSQL_OPT_SSL_KEY, tls->key);
+                mysql_optionsv(my, MYSQL_OPT_SSL_ENFORCE, &on);
+                mysql_optionsv(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+        }
 
         if (!mysql_real_connect(my, ep->socket ? NULL : ep->host, ep->user,
                                 ep->password ? ep->password : "",

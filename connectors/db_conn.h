@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/ferry_error.h"
+#include "connectors/db_tls.h"
 
 #include <mysql.h>
 #include <stdbool.h>
@@ -19,6 +20,9 @@ struct db_endpoint {
         const char *user;
         const char *password; /* never logged */
         const char *database; /* may be NULL */
+        /* TLS, or NULL; not copied: it must outlive every connection
+         * made from this endpoint (it lives in the config). */
+        const struct db_tls *tls;
 };
 
 /**

@@ -90,8 +90,9 @@ struct snapshot *snapshot_new(const struct db_endpoint *ep, uint32_t server_id,
         s->user = dup0(ep->user);
         s->password = dup0(ep->password);
         s->database = dup0(ep->database);
-        s->ep = (struct db_endpoint){s->host, ep->port,    s->socket,
-                                     s->user, s->password, s->database};
+        s->ep = (struct db_endpoint){s->host,     ep->port,    s->socket,
+                                     s->user,     s->password, s->database,
+                                     ep->tls};
         s->tables = xcalloc(ntables ? ntables : 1, sizeof(*s->tables));
         s->ntables = ntables;
         for (size_t i = 0; i < ntables; i++) {

@@ -109,6 +109,11 @@ static const struct key_def keys[] = {
         {KEY("source", "port", KT_INT, "3306", source.db.port), .min = 1,
          .max = 65535},
         {KEY("source", "socket", KT_PATH, NULL, source.db.socket)},
+        {KEY("source", "ssl_ca", KT_PATH, NULL, source.db.tls.ca)},
+        {KEY("source", "ssl_cert", KT_PATH, NULL, source.db.tls.cert)},
+        {KEY("source", "ssl_key", KT_PATH, NULL, source.db.tls.key)},
+        {KEY("source", "ssl_verify_server_cert", KT_BOOL, "true",
+             source.db.tls.verify)},
         {KEY("source", "user", KT_STRING, NULL, source.db.user),
          .required = true},
         {KEY("source", "password_file", KT_PATH, NULL, source.db.password_file),
@@ -138,6 +143,11 @@ static const struct key_def keys[] = {
         {KEY("sink", "port", KT_INT, "3306", sink.db.port), .min = 1,
          .max = 65535},
         {KEY("sink", "socket", KT_PATH, NULL, sink.db.socket)},
+        {KEY("sink", "ssl_ca", KT_PATH, NULL, sink.db.tls.ca)},
+        {KEY("sink", "ssl_cert", KT_PATH, NULL, sink.db.tls.cert)},
+        {KEY("sink", "ssl_key", KT_PATH, NULL, sink.db.tls.key)},
+        {KEY("sink", "ssl_verify_server_cert", KT_BOOL, "true",
+             sink.db.tls.verify)},
         {KEY("sink", "user", KT_STRING, NULL, sink.db.user)},
         {KEY("sink", "password_file", KT_PATH, NULL, sink.db.password_file),
          .check = check_password_file},
@@ -792,6 +802,9 @@ static void free_db(struct cfg_db *db)
         free_password(&db->password);
         free(db->password_file);
         free(db->database);
+        free(db->tls.ca);
+        free(db->tls.cert);
+        free(db->tls.key);
 }
 
 void cfg_free(struct cfg *cfg)

@@ -8,6 +8,7 @@
 #define FERRY_CONFIG_H
 
 #include "common/ferry_error.h"
+#include "connectors/db_tls.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,6 +28,8 @@ struct cfg_db {
         char *password;      /* read from password_file; "" if none given */
         char *password_file; /* path as configured, or NULL */
         char *database;      /* required */
+        struct db_tls tls;   /* ssl_ca, ssl_cert, ssl_key,
+                                ssl_verify_server_cert */
 };
 
 struct cfg {

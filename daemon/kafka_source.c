@@ -113,7 +113,8 @@ static struct db_endpoint endpoint(const struct cfg_db *db)
                                     .socket = db->socket,
                                     .user = db->user,
                                     .password = db->password,
-                                    .database = db->database};
+                                    .database = db->database,
+                                    .tls = &db->tls};
 }
 
 /* ---- metrics helpers ------------------------------------------------ */

@@ -88,8 +88,10 @@ static void check_source(struct plan *p, const struct cfg *cfg)
                 check(p, false, "source connect as %s: %s", ep.user, err);
                 return;
         }
-        check(p, true, "source connect as %s (%s)", ep.user,
-              mysql_get_server_info(my));
+        const char *cipher = mysql_get_ssl_cipher(my);
+        check(p, true, "source connect as %s (%s, %s%s)", ep.user,
+              mysql_get_server_info(my), cipher ? "TLS " : "no TLS",
+              cipher ? cipher : "");
         var_is(p, my, "log_bin", "1",
                "enable the binlog (log_bin in [mysqld]) and restart");
         var_is(p, my, "binlog_format", "ROW",
@@ -186,8 +188,10 @@ static void check_sink(struct plan *p, const struct cfg *cfg)
                 check(p, false, "sink connect as %s: %s", ep.user, err);
                 return;
         }
-        check(p, true, "sink connect as %s (%s)", ep.user,
-              mysql_get_server_info(my));
+        const char *cipher = mysql_get_ssl_cipher(my);
+        check(p, true, "sink connect as %s (%s, %s%s)", ep.user,
+              mysql_get_server_info(my), cipher ? "TLS " : "no TLS",
+              cipher ? cipher : "");
         char *g = grants(my);
         if (g) {
                 check(p,
