@@ -4,6 +4,7 @@ one process (role = all) and as two processes, through the mock Kafka
 cluster over TCP; the event_finder workload's changes arrive in the new
 tables exactly, and a restart of the pair loses nothing."""
 import json
+import subprocess
 
 from tests.harness.ferry import write_config
 from tests.integration.test_direct_pipeline import (MAPPING, PAIRS, Ferryd,
@@ -77,6 +78,20 @@ def test_source_and_sink_processes(server, dbs, kafka, tmp_path):
         assert converge(server, src, dst, timeout=60) == [], \
             "".join(fs.log[-15:] + fk.log[-15:])
         assert fs.stop() == 0 and fk.stop() == 0
+        # kcat reads the same topics as JSON with the Debezium fields.
+        r = subprocess.run(
+            ["kcat", "-C", "-J", "-e", "-q", "-o", "beginning", "-b",
+             kafka.bootstrap, "-t", f"ef.{src}.clerk_sync_clerkuser"],
+            capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        msgs = [json.loads(line) for line in r.stdout.splitlines()]
+        values = [json.loads(m["payload"]) for m in msgs if m["payload"]]
+        assert values, r.stdout[:500]
+        for m, v in zip((m for m in msgs if m["payload"]), values):
+            assert set(v) >= {"before", "after", "source", "op", "ts_ms"}
+            assert v["source"]["table"] == "clerk_sync_clerkuser"
+            row = v["after"] or v["before"]
+            assert json.loads(m["key"]) == {"id": row["id"]}
     finally:
         fs.kill()
         fk.kill()
