@@ -164,10 +164,13 @@ static int run(struct mariadb_sink *sink, const char *sql, size_t len,
         return 0;
 }
 
+/* *rcp says why on NULL: FERRY_ERR_RETRY when the server could not be
+ * asked (a target restart must not stop the flow), else FATAL. */
 static struct target_table *load_table(struct mariadb_sink *sink,
-                                       const char *name, char *errstr,
-                                       size_t errstr_size)
+                                       const char *name, int *rcp,
+                                       char *errstr, size_t errstr_size)
 {
+        *rcp = FERRY_ERR_FATAL;
         for (size_t i = 0; i < sink->ntables; i++) {
                 if (strcmp(sink->tables[i]->name, name))
                         continue;
@@ -187,16 +190,16 @@ static struct target_table *load_table(struct mariadb_sink *sink,
         db_put_quoted(sink->my, &q, name, strlen(name));
         buf_puts(&q, " ORDER BY ORDINAL_POSITION");
         if (mysql_real_query(sink->my, q.data, (unsigned long)q.len)) {
-                sql_error(sink, "reading target columns", errstr,
-                          errstr_size);
+                *rcp = sql_error(sink, "reading target columns", errstr,
+                                 errstr_size);
                 buf_free(&q);
                 return NULL;
         }
         buf_free(&q);
         MYSQL_RES *res = mysql_store_result(sink->my);
         if (!res) {
-                sql_error(sink, "reading target columns", errstr,
-                          errstr_size);
+                *rcp = sql_error(sink, "reading target columns", errstr,
+                                 errstr_size);
                 return NULL;
         }
         size_t n = (size_t)mysql_num_rows(res);
@@ -402,8 +405,8 @@ int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
                          "table %s: upsert of an empty row", table);
                 return FERRY_ERR_DATA;
         }
-        if (!(t = load_table(sink, table, errstr, errstr_size)))
-                return FERRY_ERR_FATAL;
+        if (!(t = load_table(sink, table, &rc, errstr, errstr_size)))
+                return rc == FERRY_ERR_RETRY ? rc : FERRY_ERR_FATAL;
         if ((rc = begin(sink, errstr, errstr_size)))
                 return rc;
         if (sink->pend != PEND_UPSERT || sink->pend_table != t ||
@@ -464,8 +467,8 @@ int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
         json_t *v;
         int rc;
 
-        if (!(t = load_table(sink, table, errstr, errstr_size)))
-                return FERRY_ERR_FATAL;
+        if (!(t = load_table(sink, table, &rc, errstr, errstr_size)))
+                return rc == FERRY_ERR_RETRY ? rc : FERRY_ERR_FATAL;
         if (!json_is_object(key) || json_object_size(key) != t->npk) {
                 snprintf(errstr, errstr_size,
                          "table %s: delete key does not name its %zu "
