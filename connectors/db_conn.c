@@ -61,15 +61,13 @@ int db_connect(MYSQL **out, const struct db_endpoint *ep, int read_timeout_s,
         }
 
         if (!mysql_real_connect(my, ep->socket ? NULL : ep->host, ep->user,
-                                ep->password ? ep->password : "",
-                                ep->database, (unsigned)ep->port, ep->socket,
-                                0)) {
+                                ep->password ? ep->password : "", ep->database,
+                                (unsigned)ep->port, ep->socket, 0)) {
                 unsigned int e = mysql_errno(my);
                 snprintf(errstr, errstr_size, "connect to %s%s%s%d as %s: %s",
                          ep->socket ? ep->socket : ep->host,
-                         ep->socket ? "" : ":", "",
-                         ep->socket ? 0 : ep->port, ep->user,
-                         mysql_error(my));
+                         ep->socket ? "" : ":", "", ep->socket ? 0 : ep->port,
+                         ep->user, mysql_error(my));
                 mysql_close(my);
                 return db_classify(e);
         }
@@ -130,7 +128,52 @@ void db_put_quoted(MYSQL *my, struct buf *b, const char *s, size_t n)
 {
         buf_reserve(b, 2 * n + 3);
         b->data[b->len++] = '\'';
-        b->len += mysql_real_escape_string(my, b->data + b->len, s,
-                                           (unsigned long)n);
+        const char *cs = mysql_character_set_name(my);
+        if ((my->server_status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) ||
+            strncmp(cs, "utf8", 4)) {
+                /* The library knows the other modes and character sets. */
+                b->len += mysql_real_escape_string(my, b->data + b->len, s,
+                                                   (unsigned long)n);
+        } else {
+                /* UTF-8 never has a quote or backslash inside a multi-byte
+                 * character, so the same escapes byte by byte are exact
+                 * and much cheaper (the sink quotes every value). */
+                char *o = b->data + b->len;
+                for (size_t i = 0; i < n; i++) {
+                        char c = s[i], e = 0;
+                        switch (c) {
+                        case '\0':
+                                e = '0';
+                                break;
+                        case '\n':
+                                e = 'n';
+                                break;
+                        case '\r':
+                                e = 'r';
+                                break;
+                        case '\\':
+                                e = '\\';
+                                break;
+                        case '\'':
+                                e = '\'';
+                                break;
+                        case '"':
+                                e = '"';
+                                break;
+                        case '\032':
+                                e = 'Z';
+                                break;
+                        default:
+                                break;
+                        }
+                        if (e) {
+                                *o++ = '\\';
+                                *o++ = e;
+                        } else {
+                                *o++ = c;
+                        }
+                }
+                b->len = (size_t)(o - b->data);
+        }
         b->data[b->len++] = '\'';
 }

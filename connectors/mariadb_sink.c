@@ -15,7 +15,7 @@
 #include <string.h>
 
 /* A statement is sent once it holds this many rows or bytes. */
-#define SINK_MAX_ROWS 2000
+#define SINK_MAX_ROWS  2000
 #define SINK_MAX_BYTES (4u << 20)
 
 struct target_col {
@@ -40,6 +40,9 @@ struct mariadb_sink {
         struct target_table **tables; /* pointers: they must not move */
         size_t ntables;
         bool in_tx;
+        /* A statement was sent and its reply not read yet: the next batch
+         * is built while the server applies this one. */
+        bool awaiting;
 
         enum pending_kind pend;
         struct target_table *pend_table;
@@ -86,8 +89,7 @@ int mariadb_sink_new(const struct db_endpoint *ep, const char *pipeline,
                 return rc;
         if ((rc = db_exec(my, session_setup, errstr, errstr_size)))
                 goto fail;
-        for (size_t i = 0; i < sizeof(offsets_ddl) / sizeof(*offsets_ddl);
-             i++)
+        for (size_t i = 0; i < sizeof(offsets_ddl) / sizeof(*offsets_ddl); i++)
                 if ((rc = db_exec(my, offsets_ddl[i], errstr, errstr_size)))
                         goto fail;
         sink = xcalloc(1, sizeof(*sink));
@@ -134,41 +136,64 @@ void mariadb_sink_free(struct mariadb_sink *sink)
         free(sink);
 }
 
-const struct mariadb_sink_stats *mariadb_sink_stats(
-        const struct mariadb_sink *sink)
+const struct mariadb_sink_stats *
+mariadb_sink_stats(const struct mariadb_sink *sink)
 {
         return &sink->stats;
 }
 
-static int sql_error(struct mariadb_sink *sink, const char *what,
-                     char *errstr, size_t errstr_size)
+static int sql_error(struct mariadb_sink *sink, const char *what, char *errstr,
+                     size_t errstr_size)
 {
         unsigned int e = mysql_errno(sink->my);
         snprintf(errstr, errstr_size, "%s: %s (%u)", what,
                  mysql_error(sink->my), e);
         if (e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST ||
-            e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR ||
-            e >= 2000 || e == 1213 /* deadlock */ ||
-            e == 1205 /* lock wait timeout */ || e == 1927 /* killed */)
+            e == CR_CONNECTION_ERROR || e == CR_CONN_HOST_ERROR || e >= 2000 ||
+            e == 1213 /* deadlock */ || e == 1205 /* lock wait timeout */ ||
+            e == 1927 /* killed */)
                 return FERRY_ERR_RETRY;
         return FERRY_ERR_DATA;
 }
 
-static int run(struct mariadb_sink *sink, const char *sql, size_t len,
-               char *errstr, size_t errstr_size)
+/* Reads the reply of the statement in flight, if any. Every other use
+ * of the connection comes after this. */
+static int await_reply(struct mariadb_sink *sink, char *errstr,
+                       size_t errstr_size)
 {
-        if (mysql_real_query(sink->my, sql, (unsigned long)len))
+        if (!sink->awaiting)
+                return 0;
+        sink->awaiting = false;
+        if (mysql_read_query_result(sink->my))
                 return sql_error(sink, "applying to target", errstr,
                                  errstr_size);
         sink->stats.statements++;
         return 0;
 }
 
+/* Sends a statement without waiting for its reply (the caller's next
+ * use of the connection reads it): the server applies one batch while
+ * we build the next. An error surfaces one statement late, still inside
+ * the same transaction, so the batch is rolled back and replayed all
+ * the same. */
+static int run(struct mariadb_sink *sink, const char *sql, size_t len,
+               char *errstr, size_t errstr_size)
+{
+        int rc = await_reply(sink, errstr, errstr_size);
+        if (rc)
+                return rc;
+        if (mysql_send_query(sink->my, sql, (unsigned long)len))
+                return sql_error(sink, "applying to target", errstr,
+                                 errstr_size);
+        sink->awaiting = true;
+        return 0;
+}
+
 /* *rcp says why on NULL: FERRY_ERR_RETRY when the server could not be
  * asked (a target restart must not stop the flow), else FATAL. */
 static struct target_table *load_table(struct mariadb_sink *sink,
-                                       const char *name, int *rcp,
-                                       char *errstr, size_t errstr_size)
+                                       const char *name, int *rcp, char *errstr,
+                                       size_t errstr_size)
 {
         *rcp = FERRY_ERR_FATAL;
         for (size_t i = 0; i < sink->ntables; i++) {
@@ -182,6 +207,9 @@ static struct target_table *load_table(struct mariadb_sink *sink,
                 return sink->tables[i];
         }
 
+        if ((*rcp = await_reply(sink, errstr, errstr_size)))
+                return NULL;
+        *rcp = FERRY_ERR_FATAL;
         struct buf q;
         buf_init(&q);
         buf_puts(&q, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_KEY FROM "
@@ -224,12 +252,11 @@ static struct target_table *load_table(struct mariadb_sink *sink,
         for (size_t i = 0; (row = mysql_fetch_row(res)); i++) {
                 const char *type = row[1] ? row[1] : "";
                 t->cols[i].name = xstrdup(row[0]);
-                t->cols[i].binary = strstr(type, "binary") ||
-                                    strstr(type, "blob");
+                t->cols[i].binary =
+                        strstr(type, "binary") || strstr(type, "blob");
                 t->cols[i].geometry =
                         !strcmp(type, "geometry") || !strcmp(type, "point") ||
-                        strstr(type, "linestring") ||
-                        strstr(type, "polygon") ||
+                        strstr(type, "linestring") || strstr(type, "polygon") ||
                         !strcmp(type, "geometrycollection") ||
                         !strcmp(type, "multipoint");
                 t->cols[i].pk = row[2] && !strcmp(row[2], "PRI");
@@ -255,9 +282,8 @@ static const struct target_col *find_col(const struct target_table *t,
 
 /* Appends one value as an SQL literal for column c. */
 static int put_literal(struct mariadb_sink *sink, struct buf *b,
-                       const struct target_table *t,
-                       const struct target_col *c, json_t *v, char *errstr,
-                       size_t errstr_size)
+                       const struct target_table *t, const struct target_col *c,
+                       json_t *v, char *errstr, size_t errstr_size)
 {
         char tmp[64];
         switch (json_typeof(v)) {
@@ -370,6 +396,9 @@ static int begin(struct mariadb_sink *sink, char *errstr, size_t errstr_size)
 {
         if (sink->in_tx)
                 return 0;
+        int arc = await_reply(sink, errstr, errstr_size);
+        if (arc)
+                return arc;
         if (mysql_query(sink->my, "START TRANSACTION"))
                 return sql_error(sink, "START TRANSACTION", errstr,
                                  errstr_size);
@@ -419,8 +448,8 @@ int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
         if (sink->pend == PEND_NONE) {
                 sink->pend = PEND_UPSERT;
                 sink->pend_table = t;
-                sink->pend_cols = xcalloc(json_object_size(row),
-                                          sizeof(char *));
+                sink->pend_cols =
+                        xcalloc(json_object_size(row), sizeof(char *));
                 buf_puts(b, "INSERT INTO ");
                 db_put_ident(b, t->name);
                 buf_puts(b, " (");
@@ -530,8 +559,7 @@ int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
 }
 
 int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
-                        const char *position, char *errstr,
-                        size_t errstr_size)
+                        const char *position, char *errstr, size_t errstr_size)
 {
         int rc;
         if ((rc = begin(sink, errstr, errstr_size)) ||
@@ -551,18 +579,21 @@ int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
         json_object_foreach(sink->marks, mk, mv)
         {
                 buf_puts(b, ",(");
-                db_put_quoted(sink->my, b, sink->pipeline, strlen(sink->pipeline));
+                db_put_quoted(sink->my, b, sink->pipeline,
+                              strlen(sink->pipeline));
                 buf_putc(b, ',');
                 db_put_quoted(sink->my, b, mk, strlen(mk));
                 buf_putc(b, ',');
                 db_put_quoted(sink->my, b, json_string_value(mv),
-                           json_string_length(mv));
+                              json_string_length(mv));
                 buf_putc(b, ')');
         }
         buf_puts(b, " ON DUPLICATE KEY UPDATE position = VALUES(position), "
                     "updated_at = CURRENT_TIMESTAMP(6)");
         rc = run(sink, b->data, b->len, errstr, errstr_size);
         buf_reset(b);
+        if (!rc)
+                rc = await_reply(sink, errstr, errstr_size);
         if (rc)
                 return rc;
         if (mysql_query(sink->my, "COMMIT"))
@@ -579,12 +610,13 @@ void mariadb_sink_mark(struct mariadb_sink *sink, const char *part,
         json_object_set_new(sink->marks, part, json_string(value));
 }
 
-json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink,
-                                  const char *prefix, char *errstr,
-                                  size_t errstr_size)
+json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink, const char *prefix,
+                                  char *errstr, size_t errstr_size)
 {
         struct buf q;
         buf_init(&q);
+        if (await_reply(sink, errstr, errstr_size))
+                return NULL;
         buf_puts(&q, "SELECT part, position FROM ferry.offsets WHERE "
                      "pipeline = ");
         db_put_quoted(sink->my, &q, sink->pipeline, strlen(sink->pipeline));
@@ -612,7 +644,8 @@ int mariadb_sink_lock_offsets(struct mariadb_sink *sink,
 {
         int rc;
         *out = NULL;
-        if ((rc = begin(sink, errstr, errstr_size)))
+        if ((rc = await_reply(sink, errstr, errstr_size)) ||
+            (rc = begin(sink, errstr, errstr_size)))
                 return rc;
         *out = json_object();
         if (n == 0)
@@ -651,6 +684,9 @@ void mariadb_sink_rollback(struct mariadb_sink *sink)
         sink->pend_rows = 0;
         buf_reset(&sink->sql);
         free_pending_cols(sink);
+        char ignored[256];
+        /* The reply in flight may be the error that brought us here. */
+        (void)await_reply(sink, ignored, sizeof(ignored));
         if (sink->in_tx)
                 (void)!mysql_query(sink->my, "ROLLBACK");
         sink->in_tx = false;
@@ -663,6 +699,11 @@ int mariadb_sink_read_offset(struct mariadb_sink *sink, const char *partition,
 {
         struct buf q;
         buf_init(&q);
+        int arc = await_reply(sink, errstr, errstr_size);
+        if (arc) {
+                buf_free(&q);
+                return arc;
+        }
         buf_puts(&q, "SELECT position FROM ferry.offsets WHERE pipeline = ");
         db_put_quoted(sink->my, &q, sink->pipeline, strlen(sink->pipeline));
         buf_puts(&q, " AND part = ");
@@ -678,6 +719,10 @@ json_t *mariadb_sink_describe(struct mariadb_sink *sink, const char *table,
 {
         struct buf q;
         buf_init(&q);
+        if (await_reply(sink, errstr, errstr_size)) {
+                buf_free(&q);
+                return NULL;
+        }
         buf_puts(&q, "SELECT COLUMN_NAME, COLUMN_TYPE FROM "
                      "information_schema.COLUMNS WHERE TABLE_SCHEMA = "
                      "DATABASE() AND TABLE_NAME = ");
@@ -686,14 +731,12 @@ json_t *mariadb_sink_describe(struct mariadb_sink *sink, const char *table,
         int bad = mysql_real_query(sink->my, q.data, (unsigned long)q.len);
         buf_free(&q);
         if (bad) {
-                sql_error(sink, "describing target table", errstr,
-                          errstr_size);
+                sql_error(sink, "describing target table", errstr, errstr_size);
                 return NULL;
         }
         MYSQL_RES *res = mysql_store_result(sink->my);
         if (!res) {
-                sql_error(sink, "describing target table", errstr,
-                          errstr_size);
+                sql_error(sink, "describing target table", errstr, errstr_size);
                 return NULL;
         }
         json_t *o = json_object();
