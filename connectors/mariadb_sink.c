@@ -8,8 +8,10 @@
 #include "common/xalloc.h"
 
 #include <errmsg.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <mysql.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@ struct target_col {
         char *name;
         bool binary;   /* binary/varbinary/blob: JSON carries base64 */
         bool geometry; /* JSON carries base64 WKB */
+        bool bit;      /* BIT(n): written as a hex number (a decimal above
+                          2^63 would not fit) */
         bool pk;
 };
 
@@ -47,6 +51,12 @@ struct mariadb_sink {
         enum pending_kind pend;
         struct target_table *pend_table;
         char **pend_cols; /* upsert column list, in the rows' order */
+        /* The fast path's target columns of pend_cols, so that a value
+         * needs no lookup by name; valid while pend_tcols_for is the
+         * pending table. */
+        const struct target_col **pend_tcols;
+        const struct target_table *pend_tcols_for;
+        size_t pend_tcols_n;
         size_t pend_ncols;
         size_t pend_rows;
         struct buf sql;
@@ -112,10 +122,13 @@ static void free_pending_cols(struct mariadb_sink *sink)
         free(sink->pend_cols);
         sink->pend_cols = NULL;
         sink->pend_ncols = 0;
+        sink->pend_tcols_for = NULL; /* they belonged to that statement */
 }
 
 void mariadb_sink_free(struct mariadb_sink *sink)
 {
+        if (sink)
+                free(sink->pend_tcols);
         if (!sink)
                 return;
         if (sink->my)
@@ -254,6 +267,7 @@ static struct target_table *load_table(struct mariadb_sink *sink,
                 t->cols[i].name = xstrdup(row[0]);
                 t->cols[i].binary =
                         strstr(type, "binary") || strstr(type, "blob");
+                t->cols[i].bit = !strcmp(type, "bit");
                 t->cols[i].geometry =
                         !strcmp(type, "geometry") || !strcmp(type, "point") ||
                         strstr(type, "linestring") || strstr(type, "polygon") ||
@@ -297,8 +311,12 @@ static int put_literal(struct mariadb_sink *sink, struct buf *b,
                 buf_putc(b, '0');
                 return 0;
         case JSON_INTEGER:
-                snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT,
-                         json_integer_value(v));
+                if (c->bit)
+                        snprintf(tmp, sizeof(tmp), "0x%" PRIx64,
+                                 (uint64_t)json_integer_value(v));
+                else
+                        snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT,
+                                 json_integer_value(v));
                 buf_puts(b, tmp);
                 return 0;
         case JSON_REAL:
@@ -318,6 +336,22 @@ static int put_literal(struct mariadb_sink *sink, struct buf *b,
         }
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
+        if (c->bit) {
+                /* BIT values above 2^63 travel as decimal strings */
+                char *end;
+                errno = 0;
+                unsigned long long u = strtoull(s, &end, 10);
+                if (n == 0 || *end || errno || s[0] == '-') {
+                        snprintf(errstr, errstr_size,
+                                 "table %s column %s: '%.40s' is not a BIT "
+                                 "value",
+                                 t->name, c->name, s);
+                        return FERRY_ERR_DATA;
+                }
+                snprintf(tmp, sizeof(tmp), "0x%llx", u);
+                buf_puts(b, tmp);
+                return 0;
+        }
         if (!c->binary && !c->geometry) {
                 db_put_quoted(sink->my, b, s, n);
                 return 0;
@@ -745,4 +779,151 @@ json_t *mariadb_sink_describe(struct mariadb_sink *sink, const char *table,
                 json_object_set_new(o, row[0], json_string(row[1]));
         mysql_free_result(res);
         return o;
+}
+
+/* ---- rows as typed values (the direct sink's fast path) ------------- */
+
+static int put_value(struct mariadb_sink *sink, struct buf *b,
+                     const struct target_table *t, const struct target_col *c,
+                     const struct ferry_value *v, char *errstr,
+                     size_t errstr_size)
+{
+        static const char hex[] = "0123456789abcdef";
+        char tmp[64];
+        switch (v->kind) {
+        case FERRY_V_NULL:
+                buf_puts(b, "NULL");
+                return 0;
+        case FERRY_V_INT:
+                if (c->bit)
+                        snprintf(tmp, sizeof(tmp), "0x%" PRIx64,
+                                 (uint64_t)v->i);
+                else
+                        snprintf(tmp, sizeof(tmp), "%" PRId64, v->i);
+                buf_puts(b, tmp);
+                return 0;
+        case FERRY_V_UINT:
+                snprintf(tmp, sizeof(tmp), c->bit ? "0x%" PRIx64 : "%" PRIu64,
+                         v->u);
+                buf_puts(b, tmp);
+                return 0;
+        case FERRY_V_DOUBLE:
+                if (!isfinite(v->d))
+                        break;
+                snprintf(tmp, sizeof(tmp), "%.17g", v->d);
+                buf_puts(b, tmp);
+                return 0;
+        case FERRY_V_TEXT:
+                db_put_quoted(sink->my, b, v->p, v->len);
+                return 0;
+        case FERRY_V_BYTES:
+                if (c->geometry)
+                        buf_puts(b, "ST_GeomFromWKB(");
+                if (v->len == 0) {
+                        buf_puts(b, "''");
+                } else {
+                        buf_reserve(b, 2 * v->len + 4);
+                        buf_puts(b, "x'");
+                        for (size_t i = 0; i < v->len; i++) {
+                                uint8_t x = (uint8_t)v->p[i];
+                                b->data[b->len++] = hex[x >> 4];
+                                b->data[b->len++] = hex[x & 15];
+                        }
+                        buf_putc(b, '\'');
+                }
+                if (c->geometry)
+                        buf_putc(b, ')');
+                return 0;
+        default:
+                break;
+        }
+        snprintf(errstr, errstr_size,
+                 "table %s column %s: no fast path for this value", t->name,
+                 c->name);
+        return FERRY_ERR_FATAL;
+}
+
+bool mariadb_sink_value_fits(const struct ferry_value *v)
+{
+        return v->kind == FERRY_V_NULL || v->kind == FERRY_V_INT ||
+               v->kind == FERRY_V_UINT || v->kind == FERRY_V_TEXT ||
+               v->kind == FERRY_V_BYTES ||
+               (v->kind == FERRY_V_DOUBLE && isfinite(v->d));
+}
+
+static bool same_names(struct mariadb_sink *sink, const char *const *cols,
+                       size_t n)
+{
+        if (n != sink->pend_ncols)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(cols[i], sink->pend_cols[i]))
+                        return false;
+        return true;
+}
+
+int mariadb_sink_upsert_values(struct mariadb_sink *sink, const char *table,
+                               const char *const *cols,
+                               const struct ferry_value *vals,
+                               const uint32_t *idx, size_t n, char *errstr,
+                               size_t errstr_size)
+{
+        struct target_table *t;
+        int rc;
+        if (!(t = load_table(sink, table, &rc, errstr, errstr_size)))
+                return rc == FERRY_ERR_RETRY ? rc : FERRY_ERR_FATAL;
+        bool cached = sink->pend == PEND_UPSERT && sink->pend_table == t &&
+                      sink->pend_tcols_for == t && same_names(sink, cols, n);
+        /* Decide before touching the statement: bytes only into binary or
+         * geometry columns, as the JSON path would write them. */
+        for (size_t i = 0; i < n; i++) {
+                const struct target_col *c =
+                        cached ? sink->pend_tcols[i] : find_col(t, cols[i]);
+                const struct ferry_value *v = &vals[idx[i]];
+                if (!c || !mariadb_sink_value_fits(v) ||
+                    (v->kind == FERRY_V_BYTES && !c->binary && !c->geometry))
+                        return SINK_NOT_FAST;
+        }
+        if ((rc = begin(sink, errstr, errstr_size)))
+                return rc;
+        if (!cached || sink->pend_rows >= SINK_MAX_ROWS ||
+            sink->sql.len >= SINK_MAX_BYTES) {
+                if ((rc = flush(sink, errstr, errstr_size)))
+                        return rc;
+        }
+        struct buf *b = &sink->sql;
+        if (sink->pend == PEND_NONE) {
+                sink->pend = PEND_UPSERT;
+                sink->pend_table = t;
+                sink->pend_cols = xcalloc(n ? n : 1, sizeof(char *));
+                sink->pend_tcols =
+                        xrealloc(sink->pend_tcols,
+                                 (n ? n : 1) * sizeof(*sink->pend_tcols));
+                buf_puts(b, "INSERT INTO ");
+                db_put_ident(b, t->name);
+                buf_puts(b, " (");
+                for (size_t i = 0; i < n; i++) {
+                        if (i)
+                                buf_putc(b, ',');
+                        db_put_ident(b, cols[i]);
+                        sink->pend_cols[sink->pend_ncols++] = xstrdup(cols[i]);
+                        sink->pend_tcols[i] = find_col(t, cols[i]);
+                }
+                sink->pend_tcols_for = t;
+                sink->pend_tcols_n = n;
+                buf_puts(b, ") VALUES ");
+        } else {
+                buf_putc(b, ',');
+        }
+        buf_putc(b, '(');
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        buf_putc(b, ',');
+                if ((rc = put_value(sink, b, t, sink->pend_tcols[i],
+                                    &vals[idx[i]], errstr, errstr_size)))
+                        return rc;
+        }
+        buf_putc(b, ')');
+        sink->pend_rows++;
+        return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "common/ferry_error.h"
 #include "connectors/db_conn.h"
+#include "transforms/event.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -59,6 +60,24 @@ int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
 int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
                         json_t *key, char *errstr,
                         size_t errstr_size) FERRY_WUR;
+
+/**
+ * @brief The fast path of mariadb_sink_upsert for rows that need no
+ *        mapping beyond renames: the row is vals[idx[i]] for target
+ *        column cols[i], i < n, written as typed values (binary as hex,
+ *        WKB through ST_GeomFromWKB) with no JSON in between.
+ * @returns 0, an error as mariadb_sink_upsert, or SINK_NOT_FAST (nothing
+ *          done) when a value must take the JSON path to be written as
+ *          it would be there
+ */
+int mariadb_sink_upsert_values(struct mariadb_sink *sink, const char *table,
+                               const char *const *cols,
+                               const struct ferry_value *vals,
+                               const uint32_t *idx, size_t n, char *errstr,
+                               size_t errstr_size) FERRY_WUR;
+#define SINK_NOT_FAST 1
+/* @returns whether the fast path writes v exactly as the JSON path does. */
+bool mariadb_sink_value_fits(const struct ferry_value *v);
 
 /**
  * @brief Sends what is pending, records partition -> position in

@@ -301,8 +301,7 @@ static int narrow_touched(struct cutover *c)
         bool reported = false; /* fail() already said why */
         for (int round = 0; round < NARROW_ROUNDS; round++) {
                 bool overflow;
-                json_t *old = pipeline_touch_take(c->p, &overflow);
-                pipeline_touch_start(c->p);
+                json_t *old = pipeline_touch_restart(c->p, &overflow);
                 size_t n = 0;
                 const char *table;
                 json_t *keys;

@@ -78,6 +78,7 @@ struct pipeline {
          * cutover verifies exactly these rows in its write pause.
          * {source table: {key text: key}}; NULL when not recording. */
         json_t *touched;
+        atomic_bool touching; /* touched is recording: no fast path */
         size_t ntouched;
         bool touch_overflow;
 
@@ -90,6 +91,8 @@ struct pipeline {
         struct metric_counter *m_reconnects, *m_errors_source, *m_errors_sink;
         struct metric_histogram *m_batch;
         struct table_counters *m_events, *m_applied; /* sink thread only */
+        struct fast_plan *fast; /* sink thread only: plain tables' plans */
+        size_t nfast;
 };
 
 static uint64_t wall_ms(void)
@@ -191,11 +194,92 @@ static void touch(struct pipeline *p, const char *table, json_t *key)
         free(text);
 }
 
+/* A source table that the mapping only renames: its rows go to the sink
+ * as typed values, with no JSON built (the hot path of a backfill). */
+struct fast_plan {
+        struct ferry_table *t; /* referenced: its address stays unique */
+        const char *target;    /* NULL: not plain, take the JSON path */
+        const char **cols;     /* target column of idx[i] */
+        uint32_t *idx;
+        size_t n;
+};
+
+#define FAST_PLANS 32
+
+static const struct fast_plan *fast_plan(struct pipeline *p,
+                                         struct ferry_table *t)
+{
+        for (size_t i = 0; i < p->nfast; i++)
+                if (p->fast[i].t == t)
+                        return &p->fast[i];
+        if (p->nfast == FAST_PLANS) { /* new shapes after DDL: start over */
+                for (size_t i = 0; i < p->nfast; i++) {
+                        ferry_table_unref(p->fast[i].t);
+                        free(p->fast[i].cols);
+                        free(p->fast[i].idx);
+                }
+                p->nfast = 0;
+        }
+        if (!p->fast)
+                p->fast = xcalloc(FAST_PLANS, sizeof(*p->fast));
+        struct fast_plan *f = &p->fast[p->nfast++];
+        memset(f, 0, sizeof(*f));
+        f->t = ferry_table_ref(t);
+        f->target = mapping_plain_target(p->map, t->name);
+        if (!f->target)
+                return f;
+        f->cols = xcalloc(t->ncols + 1, sizeof(*f->cols));
+        f->idx = xcalloc(t->ncols + 1, sizeof(*f->idx));
+        for (size_t c = 0; c < t->ncols; c++) {
+                const char *to =
+                        mapping_plain_column(p->map, t->name, t->cols[c].name);
+                if (!to)
+                        continue;
+                f->cols[f->n] = to;
+                f->idx[f->n++] = (uint32_t)c;
+        }
+        return f;
+}
+
+static void fast_plans_free(struct pipeline *p)
+{
+        for (size_t i = 0; i < p->nfast; i++) {
+                ferry_table_unref(p->fast[i].t);
+                free(p->fast[i].cols);
+                free(p->fast[i].idx);
+        }
+        free(p->fast);
+        p->fast = NULL;
+        p->nfast = 0;
+}
+
 /* Maps one row change and queues its target operations. */
 static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
                      const struct ferry_event *ev, char *err, size_t errsz)
 {
         const struct ferry_table *t = ev->table;
+        /* Creates and reads (the backfill) of a plain table skip JSON;
+         * updates and deletes take the general path (key changes, the
+         * before image). */
+        if ((ev->op == FERRY_OP_CREATE || ev->op == FERRY_OP_READ) &&
+            !atomic_load(&p->touching)) {
+                const struct fast_plan *f = fast_plan(p, ev->table);
+                if (f->target) {
+                        int frc = mariadb_sink_upsert_values(
+                                sink, f->target, f->cols, ev->after, f->idx,
+                                f->n, err, errsz);
+                        if (frc != SINK_NOT_FAST) {
+                                if (frc == 0) {
+                                        char o[2] = {(char)ev->op, '\0'};
+                                        table_counters_inc(p->m_events, t->name,
+                                                           o);
+                                        table_counters_inc(p->m_applied,
+                                                           f->target, "upsert");
+                                }
+                                return frc;
+                        }
+                }
+        }
         json_t *before = row_json(t, ev->before);
         json_t *after = row_json(t, ev->after);
         json_t *key = key_json(t, ev->before ? ev->before : ev->after);
@@ -208,7 +292,7 @@ static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
                 rc = FERRY_ERR_DATA;
                 goto out;
         }
-        if (p->touched)
+        if (atomic_load(&p->touching))
                 touch(p, t->name, key);
         mapping_ops_init(&ops);
         rc = mapping_apply(p->map, t->name, (char)ev->op, key, before, after,
@@ -887,6 +971,7 @@ int pipeline_free(struct pipeline *p)
         int rc = p->result;
         mapping_free(p->map);
         free(p->backfill);
+        fast_plans_free(p);
         table_counters_free(p->m_events);
         table_counters_free(p->m_applied);
         json_decref(p->touched);
@@ -1037,6 +1122,7 @@ void pipeline_touch_start(struct pipeline *p)
         pthread_mutex_lock(&p->lock);
         json_decref(p->touched);
         p->touched = json_object();
+        atomic_store(&p->touching, true);
         p->ntouched = 0;
         p->touch_overflow = false;
         pthread_mutex_unlock(&p->lock);
@@ -1048,6 +1134,7 @@ json_t *pipeline_touch_take(struct pipeline *p, bool *overflow)
         json_t *t = p->touched;
         *overflow = p->touch_overflow;
         p->touched = NULL;
+        atomic_store(&p->touching, false);
         pthread_mutex_unlock(&p->lock);
         return t ? t : json_object();
 }
@@ -1163,4 +1250,17 @@ void pipeline_touch_merge(struct pipeline *p, json_t *keys, bool overflow)
                                     p->ntouched > TOUCH_MAX;
         }
         pthread_mutex_unlock(&p->lock);
+}
+
+json_t *pipeline_touch_restart(struct pipeline *p, bool *overflow)
+{
+        pthread_mutex_lock(&p->lock);
+        json_t *t = p->touched;
+        *overflow = p->touch_overflow;
+        p->touched = json_object();
+        p->ntouched = 0;
+        p->touch_overflow = false;
+        atomic_store(&p->touching, true);
+        pthread_mutex_unlock(&p->lock);
+        return t ? t : json_object();
 }

@@ -95,6 +95,9 @@ struct mapping;
 /* @returns the mapping the pipeline applies (lives as long as p). */
 const struct mapping *pipeline_mapping(struct pipeline *p);
 
+/* @brief pipeline_touch_take and pipeline_touch_start as one step, so
+ * that no key applied in between goes unremembered. */
+json_t *pipeline_touch_restart(struct pipeline *p, bool *overflow);
 /* @brief Adds keys ({table: {key text: key}}, as taken) back to what is
  * remembered, with their overflow. */
 void pipeline_touch_merge(struct pipeline *p, json_t *keys, bool overflow);

@@ -955,3 +955,35 @@ const char *const *mapping_source_targets(const struct mapping *m,
         const struct table_map *tm = find_table(m, source_table);
         return tm ? tm->targets : NULL;
 }
+
+static bool empty_obj(const json_t *o)
+{
+        return !o || json_object_size(o) == 0;
+}
+
+const char *mapping_plain_target(const struct mapping *m,
+                                 const char *source_table)
+{
+        const struct table_map *tm = find_table(m, source_table);
+        if (!tm || tm->nroutes != 1)
+                return NULL;
+        const struct route *r = &tm->routes[0];
+        if (r->when || r->nxforms || !empty_obj(r->defaults) ||
+            !empty_obj(r->values))
+                return NULL;
+        return r->target;
+}
+
+const char *mapping_plain_column(const struct mapping *m,
+                                 const char *source_table, const char *column)
+{
+        const struct table_map *tm = find_table(m, source_table);
+        const struct route *r = &tm->routes[0];
+        if (r->drop && json_object_get(r->drop, column))
+                return NULL;
+        const char *to =
+                r->rename
+                        ? json_string_value(json_object_get(r->rename, column))
+                        : NULL;
+        return to ? to : column;
+}

@@ -90,6 +90,20 @@ const char *const *mapping_sources(const struct mapping *m);
 const char *const *mapping_source_targets(const struct mapping *m,
                                           const char *source_table);
 
+/**
+ * @brief For a table mapped by one unconditional route that only renames
+ *        or drops columns (no defaults, value maps, transforms), the
+ *        target: rows can then go to it column by column without being
+ *        built as JSON (the direct sink's fast path).
+ * @returns the target (owned by m), or NULL when the mapping does more
+ */
+const char *mapping_plain_target(const struct mapping *m,
+                                 const char *source_table);
+/* @brief For a plain table (mapping_plain_target non-NULL): the target
+ * column of a source column, or NULL when it is dropped. Owned by m. */
+const char *mapping_plain_column(const struct mapping *m,
+                                 const char *source_table, const char *column);
+
 /* ---- checking against the real tables ------------------------------ */
 
 /* One column as information_schema.COLUMNS describes it. */
