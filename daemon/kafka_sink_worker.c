@@ -52,6 +52,10 @@ struct row_count {
 struct sink_worker {
         struct kafka_sink_shared *sh;
         int id;
+        /* Messages left to apply one per transaction: after the target
+         * rejected a value somewhere in a batch (on_error = dead_letter),
+         * the batch is replayed this way to find and divert that one. */
+        int careful;
 
         struct mariadb_sink *sink;
         struct kafka_consumer *kc;
@@ -500,6 +504,22 @@ static void advance(struct sink_worker *w, struct part_state *ps,
         w->dirty = true;
 }
 
+/* The target rejected a value somewhere in the batch. With on_error =
+ * dead_letter, replay it from the stored offsets one message per
+ * transaction, so the one it rejects can be diverted; else fail. */
+static int data_error(struct sink_worker *w, int rc, char *err, size_t errsz)
+{
+        if (rc != FERRY_ERR_DATA ||
+            w->sh->cfg->sink.on_error != CFG_ON_ERROR_DEAD_LETTER || w->careful)
+                return rc;
+        w->careful = BATCH_ROWS;
+        log_warning("kafka sink worker=%d: the target rejected a row of the "
+                    "batch (%s): replaying it one message at a time to "
+                    "divert that one",
+                    w->id, err);
+        return FERRY_ERR_RETRY;
+}
+
 /* A message that cannot be applied: stop naming it, or divert it to the
  * DLQ and move on. Rows before it are committed either way. */
 static int handle_poison(struct sink_worker *w, const rd_kafka_message_t *m,
@@ -581,6 +601,13 @@ static int handle_message(struct sink_worker *w, const rd_kafka_message_t *m,
         change_msg_clear(&cm);
         if (rc && poison)
                 return handle_poison(w, m, ps, why, err, errsz);
+        if (rc == FERRY_ERR_DATA && w->careful) {
+                /* Alone in its transaction: this one is what the target
+                 * rejects. */
+                batch_rollback(w);
+                rc = handle_poison(w, m, ps, why, err, errsz);
+                return rc ? rc : batch_commit(w, err, errsz);
+        }
         if (rc) {
                 snprintf(err, errsz,
                          "applying topic=%s partition=%" PRId32
@@ -588,9 +615,23 @@ static int handle_message(struct sink_worker *w, const rd_kafka_message_t *m,
                          topic, m->partition, m->offset, why);
                 inc(rc == FERRY_ERR_RETRY ? w->sh->m_err_sink_retry
                                           : w->sh->m_err_sink_fatal);
-                return rc;
+                return data_error(w, rc, err, errsz);
         }
         advance(w, ps, m);
+        if (w->careful) {
+                w->careful--;
+                rc = batch_commit(w, err, errsz);
+                if (rc == FERRY_ERR_DATA) {
+                        /* rejected at COMMIT: still this message alone */
+                        char why2[1024];
+                        snprintf(why2, sizeof(why2), "%s", err);
+                        w->abandon = false;
+                        rc = handle_poison(w, m, ps, why2, err, errsz);
+                        if (!rc)
+                                rc = batch_commit(w, err, errsz);
+                }
+                return rc;
+        }
         return 0;
 }
 
@@ -613,7 +654,7 @@ static int worker_loop(struct sink_worker *w, char *err, size_t errsz)
                 if (!m) {
                         /* Idle: make what was applied durable now. */
                         if ((rc = batch_commit(w, err, errsz)))
-                                return rc;
+                                return data_error(w, rc, err, errsz);
                         if (mono_ms() - w->lag_checked_ms >= LAG_EVERY_MS)
                                 update_lag(w);
                         continue;
@@ -625,7 +666,7 @@ static int worker_loop(struct sink_worker *w, char *err, size_t errsz)
                 if (w->batch_rows >= BATCH_ROWS ||
                     (w->dirty && mono_ms() - w->batch_start_ms >= BATCH_MS))
                         if ((rc = batch_commit(w, err, errsz)))
-                                return rc;
+                                return data_error(w, rc, err, errsz);
         }
 }
 

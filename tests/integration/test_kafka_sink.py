@@ -648,3 +648,53 @@ def test_stalled_member_rejoins_without_regressing(server, items, kafka,
         a.kill()
         b.kill()
     assert_offsets_match(server, kafka, group, [topic])
+
+
+def test_value_the_target_rejects_is_dead_lettered(server, items, kafka,
+                                                   tmp_path):
+    """A well-formed message whose value the target refuses (too long for
+    its column): with on_error = dead_letter the batch is replayed one
+    message at a time, that one goes to the DLQ with the server's error,
+    and every other row is applied."""
+    src, dst, mapping = items
+    prefix = "p" + uuid.uuid4().hex[:6]
+    topic = f"{prefix}.{src}.items"
+    kafka.create_topic(topic, 1)
+    msgs, state = item_msgs(topic, src, 20, 60, seed=5)
+    bad_after = {"id": 999, "v": "x" * 500, "amount": "1.00",
+                 "blob_col": "AAEC/w=="}
+    bad = (topic, {"id": 999}, json.dumps({
+        "before": None, "after": bad_after,
+        "source": {"connector": "mariadb", "db": src, "table": "items",
+                   "gtid": "0-1-999", "snapshot": "false"},
+        "op": "c", "ts_ms": int(time.time() * 1000)}))
+    msgs = msgs[:30] + [bad] + msgs[30:]
+    produce_all(producer(kafka), msgs)
+    group = "g-" + uuid.uuid4().hex[:6]
+    f = Ferryd(sink_config(tmp_path, server, src, dst, kafka, prefix, group,
+                           mapping=mapping, on_error="dead_letter"))
+    try:
+        wait_until(lambda: item_rows(server, dst) == expected_rows(state),
+                   60, "the rest applied", f.log)
+        wait_until(lambda: stored_offsets(server, group).get(
+            f"kafka:{topic}:0") == str(len(msgs)), 20, "offsets", f.log)
+        f.wait_log(r"replaying it one message at a time")
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        f.kill()
+    c = Consumer({"bootstrap.servers": kafka.bootstrap,
+                  "group.id": "dlq-" + uuid.uuid4().hex[:6],
+                  "auto.offset.reset": "earliest"})
+    try:
+        c.subscribe([f"{prefix}.dlq"])
+        got = []
+        deadline = time.monotonic() + 30
+        while not got and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m)
+        assert len(got) == 1, "nothing on the DLQ"
+        h = {k: v.decode() for k, v in got[0].headers()}
+        assert h["offset"] == "30" and "too long" in h["error"], h
+    finally:
+        c.close()
