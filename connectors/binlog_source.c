@@ -619,16 +619,6 @@ static int emit_snapshot(struct ferry_event *ev, void *opaque)
         return deliver(src, ev);
 }
 
-static const char *signal_field(const struct ferry_event *sig, const char *name,
-                                size_t *len)
-{
-        int c = ferry_table_column(sig->table, name);
-        if (c < 0 || !sig->after || sig->after[c].kind != FERRY_V_TEXT)
-                return NULL;
-        *len = sig->after[c].len;
-        return sig->after[c].p;
-}
-
 /* A barrier or a backfill request becomes an event of its own at this
  * point of the transaction. */
 static int emit_signal(struct binlog_source *src, enum ferry_event_kind kind,
@@ -657,16 +647,16 @@ static int on_signal(struct ferry_event *ev, void *opaque)
                                 .offset = ev->pos.offset,
                                 .file = src->file};
         size_t klen = 0, vlen = 0;
-        const char *kind = signal_field(ev, "kind", &klen);
+        const char *kind = signal_table_field(ev, "kind", &klen);
         int rc = 0;
         if (src->resuming || ev->op != FERRY_OP_CREATE || !kind) {
                 /* delivered before this reconnect, or not a request */
         } else if (klen == 7 && !memcmp(kind, "barrier", 7)) {
-                const char *id = signal_field(ev, "chunk", &vlen);
+                const char *id = signal_table_field(ev, "chunk", &vlen);
                 if (id)
                         rc = emit_signal(src, FERRY_EV_BARRIER, id, vlen, &pos);
         } else if (klen == 8 && !memcmp(kind, "snapshot", 8)) {
-                const char *t = signal_field(ev, "tbl", &vlen);
+                const char *t = signal_table_field(ev, "tbl", &vlen);
                 if (t)
                         rc = emit_signal(src, FERRY_EV_SNAPSHOT_REQUEST, t,
                                          vlen, &pos);

@@ -56,3 +56,13 @@ int signal_table_write(MYSQL *my, const char *chunk, const char *kind,
         }
         return 0;
 }
+
+const char *signal_table_field(const struct ferry_event *sig, const char *name,
+                               size_t *len)
+{
+        int c = ferry_table_column(sig->table, name);
+        if (c < 0 || !sig->after || sig->after[c].kind != FERRY_V_TEXT)
+                return NULL;
+        *len = sig->after[c].len;
+        return sig->after[c].p;
+}

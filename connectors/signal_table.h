@@ -13,6 +13,7 @@
 #define FERRY_SIGNAL_TABLE_H
 
 #include "common/ferry_error.h"
+#include "transforms/event.h"
 
 #include <mysql.h>
 #include <stddef.h>
@@ -28,5 +29,10 @@ int signal_table_ensure(MYSQL *my, char *errstr, size_t errstr_size) FERRY_WUR;
 int signal_table_write(MYSQL *my, const char *chunk, const char *kind,
                        const char *table, char *errstr,
                        size_t errstr_size) FERRY_WUR;
+
+/* @brief A text column of a ferry.signal row event's after image.
+ * @returns the bytes (not NUL-terminated) with *len, or NULL */
+const char *signal_table_field(const struct ferry_event *sig, const char *name,
+                               size_t *len);
 
 #endif

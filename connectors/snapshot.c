@@ -90,8 +90,8 @@ struct snapshot *snapshot_new(const struct db_endpoint *ep, uint32_t server_id,
         s->user = dup0(ep->user);
         s->password = dup0(ep->password);
         s->database = dup0(ep->database);
-        s->ep = (struct db_endpoint){s->host,     ep->port,    s->socket,
-                                     s->user,     s->password, s->database,
+        s->ep = (struct db_endpoint){s->host, ep->port,    s->socket,
+                                     s->user, s->password, s->database,
                                      ep->tls};
         s->tables = xcalloc(ntables ? ntables : 1, sizeof(*s->tables));
         s->ntables = ntables;
@@ -607,23 +607,13 @@ void snapshot_on_change(struct snapshot *s, const struct ferry_event *ev)
         free(key);
 }
 
-static const char *signal_field(const struct ferry_event *sig, const char *name,
-                                size_t *len)
-{
-        int c = ferry_table_column(sig->table, name);
-        if (c < 0 || !sig->after || sig->after[c].kind != FERRY_V_TEXT)
-                return NULL;
-        *len = sig->after[c].len;
-        return sig->after[c].p;
-}
-
 int snapshot_on_signal(struct snapshot *s, const struct ferry_event *sig,
                        struct ferry_pos *pos, snapshot_emit_fn *emit,
                        void *emit_opaque, char *errstr, size_t errstr_size)
 {
         size_t clen = 0, klen = 0;
-        const char *chunk = signal_field(sig, "chunk", &clen);
-        const char *kind = signal_field(sig, "kind", &klen);
+        const char *chunk = signal_table_field(sig, "chunk", &clen);
+        const char *kind = signal_table_field(sig, "kind", &klen);
         if (!s->in_flight || sig->op != FERRY_OP_CREATE || !chunk || !kind ||
             clen != strlen(s->chunk_id) || memcmp(chunk, s->chunk_id, clen))
                 return 0; /* another run's watermark, or a replay */

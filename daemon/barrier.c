@@ -3,6 +3,7 @@
  */
 #include "daemon/barrier.h"
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "connectors/db_conn.h"
 #include "connectors/signal_table.h"
@@ -15,20 +16,13 @@
 
 #define POLL_MS 2
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int barrier_pass(const struct cfg *cfg, MYSQL *src, MYSQL *dst,
                  int64_t timeout_ms, const atomic_bool *abort, char *id,
                  size_t id_size, char *errstr, size_t errstr_size)
 {
         static atomic_uint seq;
         char name[300], got[128], err[512];
-        uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
+        uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
         snprintf(id, id_size, "barrier-%u-%d-%u", cfg->source.server_id,
                  (int)getpid(), atomic_fetch_add(&seq, 1));
         int rc = signal_table_write(src, id, "barrier", "", err, sizeof(err));
@@ -50,7 +44,7 @@ int barrier_pass(const struct cfg *cfg, MYSQL *src, MYSQL *dst,
                         rc = FERRY_ERR_RETRY;
                         break;
                 }
-                if (mono_ms() > deadline) {
+                if (clock_mono_ms() > deadline) {
                         snprintf(errstr, errstr_size,
                                  "the sink did not apply "
                                  "barrier %s within %lldms",

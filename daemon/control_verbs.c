@@ -33,6 +33,17 @@ const char *service_state(struct service *s)
         return state;
 }
 
+/* Verbs that steer the direct pipeline: answers for the Kafka roles.
+ * @returns the service, or NULL after answering */
+static struct service *direct_only(void *opaque, struct control_req *req)
+{
+        struct service *s = opaque;
+        if (!s->pipe)
+                control_req_fail(req, "not available with transport = "
+                                      "kafka yet");
+        return s->pipe ? s : NULL;
+}
+
 static void verb_status(void *opaque, struct control_req *req, json_t *args)
 {
         struct service *s = opaque;
@@ -87,11 +98,8 @@ static void verb_status(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_pause(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!((struct service *)opaque)->pipe) {
-                control_req_fail(req, "not available with transport = "
-                                      "kafka yet");
+        if (!direct_only(opaque, req))
                 return;
-        }
         struct service *s = opaque;
         (void)args;
         pipeline_set_paused(s->pipe, true);
@@ -102,11 +110,8 @@ static void verb_pause(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_resume(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!((struct service *)opaque)->pipe) {
-                control_req_fail(req, "not available with transport = "
-                                      "kafka yet");
+        if (!direct_only(opaque, req))
                 return;
-        }
         struct service *s = opaque;
         (void)args;
         pipeline_set_paused(s->pipe, false);
@@ -118,11 +123,8 @@ static void verb_resume(void *opaque, struct control_req *req, json_t *args)
  * definite point of the stream and work the same without this socket. */
 static void verb_snapshot(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!((struct service *)opaque)->pipe) {
-                control_req_fail(req, "not available with transport = "
-                                      "kafka yet");
+        if (!direct_only(opaque, req))
                 return;
-        }
         struct service *s = opaque;
         const struct cfg *cfg = s->cfg;
         json_t *tables = json_object_get(args, "tables");
@@ -170,11 +172,8 @@ static void verb_snapshot(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_verify(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!((struct service *)opaque)->pipe) {
-                control_req_fail(req, "not available with transport = "
-                                      "kafka yet");
+        if (!direct_only(opaque, req))
                 return;
-        }
         struct service *s = opaque;
         if (s->verify || s->cutover) {
                 control_req_fail(req, "a %s is already running",
@@ -192,11 +191,8 @@ static void verb_verify(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_cutover(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!((struct service *)opaque)->pipe) {
-                control_req_fail(req, "not available with transport = "
-                                      "kafka yet");
+        if (!direct_only(opaque, req))
                 return;
-        }
         struct service *s = opaque;
         if (s->cutover || s->verify) {
                 control_req_fail(req, "a %s is already running",
@@ -205,11 +201,6 @@ static void verb_cutover(void *opaque, struct control_req *req, json_t *args)
         }
         if (s->cut_over) {
                 control_req_fail(req, "already cut over");
-                return;
-        }
-        if (s->cfg->daemon.transport != CFG_TRANSPORT_DIRECT) {
-                control_req_fail(req, "cutover is built for transport = "
-                                      "direct only so far");
                 return;
         }
         bool dry = json_is_true(json_object_get(args, "dry_run"));

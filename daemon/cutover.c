@@ -3,6 +3,7 @@
  */
 #include "daemon/cutover.h"
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -78,19 +79,6 @@ struct cutover {
         bool locked;
 };
 
-static uint64_t mono_us(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
-
 static int fail(struct cutover *c, const char *result, const char *fmt, ...)
         FERRY_PRINTF(3, 4);
 static int fail(struct cutover *c, const char *result, const char *fmt, ...)
@@ -105,15 +93,16 @@ static int fail(struct cutover *c, const char *result, const char *fmt, ...)
 
 static void step(struct cutover *c, const char *name, uint64_t since_us)
 {
-        json_object_set_new(c->steps, name,
-                            json_real((double)(mono_us() - since_us) / 1000.0));
+        json_object_set_new(
+                c->steps, name,
+                json_real((double)(clock_mono_us() - since_us) / 1000.0));
 }
 
 /* ms left before the pause must end (lock_timeout) or the cutover must
  * end (drain_timeout), whichever is sooner; negative once over. */
 static int64_t budget_ms(struct cutover *c)
 {
-        uint64_t now = mono_us();
+        uint64_t now = clock_mono_us();
         int64_t left = c->drain_timeout_ms - (int64_t)(now - c->t_start) / 1000;
         if (c->locked) {
                 int64_t l = c->lock_timeout_ms -
@@ -137,10 +126,10 @@ static int limit_session(MYSQL *my, int64_t ms, char *err, size_t errsz)
 static void *count_main(void *arg)
 {
         struct side_count *sc = arg;
-        uint64_t t0 = mono_us();
+        uint64_t t0 = clock_mono_us();
         sc->rc = verify_counts_side(sc->vc, sc->target, sc->my, sc->err,
                                     sizeof(sc->err));
-        sc->ms = (double)(mono_us() - t0) / 1000.0;
+        sc->ms = (double)(clock_mono_us() - t0) / 1000.0;
         return NULL;
 }
 
@@ -190,7 +179,7 @@ static void release(struct cutover *c)
                 mysql_close(c->lock_conn);
                 c->lock_conn = NULL;
         }
-        c->pause_ms = (double)(mono_us() - c->t_locked) / 1000.0;
+        c->pause_ms = (double)(clock_mono_us() - c->t_locked) / 1000.0;
         c->locked = false;
         log_info("cutover: source writes resumed pause_ms=%.1f", c->pause_ms);
 }
@@ -427,13 +416,13 @@ static int pause_writes(struct cutover *c)
         int rc = -1;
         for (int i = 0; i < LOCK_ATTEMPTS && !atomic_load(&c->abort); i++) {
                 if (i)
-                        sleep_ms(LOCK_RETRY_GAP_MS);
+                        clock_sleep_ms(LOCK_RETRY_GAP_MS);
                 if (limit_session(c->lock_conn, attempt, err, sizeof(err)))
                         break;
-                uint64_t t0 = mono_us();
+                uint64_t t0 = clock_mono_us();
                 if (mysql_real_query(c->lock_conn, q.data,
                                      (unsigned long)q.len) == 0) {
-                        c->t_locked = mono_us();
+                        c->t_locked = clock_mono_us();
                         c->locked = true;
                         json_object_set_new(
                                 c->steps, "lock_wait_ms",
@@ -495,7 +484,7 @@ static int verify_paused(struct cutover *c)
         }
         /* The target is drained: count it while the keys are checked. */
         count_start(&c->count_dst, c->counts, c->dst2, true);
-        uint64_t t_keys = mono_us();
+        uint64_t t_keys = clock_mono_us();
         struct verify_report *r = NULL;
         if (overflow) {
                 /* Too much changed to check key by key: everything. */
@@ -546,8 +535,9 @@ static int verify_paused(struct cutover *c)
                 verify_report_free(r);
                 json_decref(arr);
         }
-        json_object_set_new(c->steps, "verify_keys_ms",
-                            json_real((double)(mono_us() - t_keys) / 1000.0));
+        json_object_set_new(
+                c->steps, "verify_keys_ms",
+                json_real((double)(clock_mono_us() - t_keys) / 1000.0));
         int src_rc = count_join(&c->count_src);
         int dst_rc = count_join(&c->count_dst);
         json_object_set_new(c->steps, "count_source_ms",
@@ -599,7 +589,7 @@ static int switch_exec(struct cutover *c, const char *path)
                                     "killed",
                                     path);
                 }
-                sleep_ms(POLL_MS);
+                clock_sleep_ms(POLL_MS);
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return fail(c, "failed", "exec %s: %s %d", path,
@@ -661,7 +651,7 @@ static int switch_rename(struct cutover *c)
                         break;
                 if (strstr(state, "metadata lock"))
                         break;
-                sleep_ms(1);
+                clock_sleep_ms(1);
         }
         release(c);
         if (mysql_read_query_result(c->rename_conn)) {
@@ -739,11 +729,11 @@ static void run(struct cutover *c)
         }
 
         atomic_store(&c->step, "verifying");
-        t = mono_us();
+        t = clock_mono_us();
         if (verify_online(c))
                 return;
         step(c, "verify_online_ms", t);
-        t = mono_us();
+        t = clock_mono_us();
         if (narrow_touched(c))
                 return;
         step(c, "narrow_ms", t);
@@ -752,7 +742,7 @@ static void run(struct cutover *c)
                 return;
         }
         /* The online verify may take long; the budget starts here. */
-        c->t_start = mono_us();
+        c->t_start = clock_mono_us();
 
         struct verify_counts *vc = NULL;
         if (verify_counts_prepare(c->m, c->src, c->cfg->source.db.database,
@@ -774,12 +764,12 @@ static void run(struct cutover *c)
         }
         count_start(&c->count_src, c->counts, c->lock_conn, false);
         atomic_store(&c->step, "draining");
-        t = mono_us();
+        t = clock_mono_us();
         if (drain(c))
                 return;
         step(c, "drain_ms", t);
         atomic_store(&c->step, "verifying_paused");
-        t = mono_us();
+        t = clock_mono_us();
         if (verify_paused(c))
                 return;
         step(c, "verify_paused_ms", t);
@@ -788,7 +778,7 @@ static void run(struct cutover *c)
                 return;
         }
         atomic_store(&c->step, "switching");
-        t = mono_us();
+        t = clock_mono_us();
         if (make_switch(c))
                 return;
         step(c, "switch_ms", t);
@@ -801,7 +791,7 @@ static void run(struct cutover *c)
 static void *cutover_main(void *arg)
 {
         struct cutover *c = arg;
-        c->t_start = mono_us();
+        c->t_start = clock_mono_us();
         log_info("cutover: starting%s action=%s",
                  c->dry_run ? " (dry run)" : "", c->cfg->cutover.action);
         run(c);

@@ -9,7 +9,9 @@
  * in-flight batch is committed (or, when the group already gave them
  * away, rolled back), so a batch never spans two assignments.
  */
+#include "daemon/endpoint.h"
 #include "daemon/kafka_sink_worker.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "connectors/kafka_consumer.h"
@@ -76,26 +78,6 @@ struct sink_worker {
         uint64_t lag_checked_ms;
 };
 
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
-
 static void inc(struct metric_counter *c)
 {
         if (c)
@@ -109,7 +91,7 @@ struct sink_worker *sink_worker_new(struct kafka_sink_shared *sh, int id)
         w->id = id;
         atomic_init(&w->ready, false);
         atomic_init(&w->backlog, -1);
-        atomic_init(&w->applied_ts, wall_ms());
+        atomic_init(&w->applied_ts, clock_wall_ms());
         return w;
 }
 
@@ -200,7 +182,7 @@ static void update_lag(struct sink_worker *w)
                         total += lag;
         }
         atomic_store(&w->backlog, total);
-        w->lag_checked_ms = mono_ms();
+        w->lag_checked_ms = clock_mono_ms();
 }
 
 /* Forgets the in-flight batch: rows, counts and offsets not committed. */
@@ -374,7 +356,7 @@ static int batch_commit(struct sink_worker *w, char *err, size_t errsz)
         if (w->sh->m_batch)
                 metric_histogram_observe(
                         w->sh->m_batch,
-                        (double)(mono_ms() - w->batch_start_ms) / 1000.0);
+                        (double)(clock_mono_ms() - w->batch_start_ms) / 1000.0);
         if (w->batch_last_ts)
                 atomic_store(&w->applied_ts, w->batch_last_ts);
         w->dirty = false;
@@ -571,7 +553,7 @@ static int handle_message(struct sink_worker *w, const rd_kafka_message_t *m,
         if (ps->next >= 0 && m->offset < ps->next)
                 return 0; /* already applied in this batch */
         if (!w->dirty)
-                w->batch_start_ms = mono_ms();
+                w->batch_start_ms = clock_mono_ms();
         rd_kafka_timestamp_type_t tstype;
         int64_t ts = rd_kafka_message_timestamp(m, &tstype);
         if (ts > 0)
@@ -655,7 +637,7 @@ static int worker_loop(struct sink_worker *w, char *err, size_t errsz)
                         /* Idle: make what was applied durable now. */
                         if ((rc = batch_commit(w, err, errsz)))
                                 return data_error(w, rc, err, errsz);
-                        if (mono_ms() - w->lag_checked_ms >= LAG_EVERY_MS)
+                        if (clock_mono_ms() - w->lag_checked_ms >= LAG_EVERY_MS)
                                 update_lag(w);
                         continue;
                 }
@@ -664,28 +646,18 @@ static int worker_loop(struct sink_worker *w, char *err, size_t errsz)
                 if (rc)
                         return rc;
                 if (w->batch_rows >= BATCH_ROWS ||
-                    (w->dirty && mono_ms() - w->batch_start_ms >= BATCH_MS))
+                    (w->dirty &&
+                     clock_mono_ms() - w->batch_start_ms >= BATCH_MS))
                         if ((rc = batch_commit(w, err, errsz)))
                                 return data_error(w, rc, err, errsz);
         }
-}
-
-static struct db_endpoint endpoint(const struct cfg_db *db)
-{
-        return (struct db_endpoint){.host = db->host,
-                                    .port = db->port,
-                                    .socket = db->socket,
-                                    .user = db->user,
-                                    .password = db->password,
-                                    .database = db->database,
-                                    .tls = &db->tls};
 }
 
 /* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */
 static int run_epoch(struct sink_worker *w, char *err, size_t errsz)
 {
         const struct cfg *cfg = w->sh->cfg;
-        struct db_endpoint ep = endpoint(&cfg->sink.db);
+        struct db_endpoint ep = cfg_endpoint(&cfg->sink.db);
         int rc;
 
         w->abandon = false;
@@ -751,7 +723,7 @@ int sink_worker_run(struct sink_worker *w, char *err, size_t errsz)
                             w->id, (long long)backoff, err);
                 for (int64_t t = 0; t < backoff && !atomic_load(&w->sh->stop);
                      t += 50)
-                        sleep_ms(50);
+                        clock_sleep_ms(50);
                 backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         }
 }

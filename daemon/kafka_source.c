@@ -8,7 +8,9 @@
  * checkpointed, so the next epoch starts again from the checkpoint and
  * re-produces (at-least-once; the sink's upserts are idempotent).
  */
+#include "daemon/endpoint.h"
 #include "daemon/kafka_source.h"
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -86,37 +88,6 @@ struct kafka_source {
         size_t ntopics;
 };
 
-static uint64_t wall_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
-
-static struct db_endpoint endpoint(const struct cfg_db *db)
-{
-        return (struct db_endpoint){.host = db->host,
-                                    .port = db->port,
-                                    .socket = db->socket,
-                                    .user = db->user,
-                                    .password = db->password,
-                                    .database = db->database,
-                                    .tls = &db->tls};
-}
-
 /* ---- metrics helpers ------------------------------------------------ */
 
 static void count_event(struct kafka_source *ks, const struct ferry_event *ev)
@@ -193,7 +164,7 @@ static void persist(struct kafka_source *ks, bool force)
 {
         if (atomic_load(&ks->persist_failed))
                 return;
-        if (!force && mono_ms() - ks->last_write_ms < CHECKPOINT_EVERY_MS)
+        if (!force && clock_mono_ms() - ks->last_write_ms < CHECKPOINT_EVERY_MS)
                 return;
         char *text = kafka_acks_take_durable(ks->acks);
         if (!text)
@@ -212,7 +183,7 @@ static void persist(struct kafka_source *ks, bool force)
         } else {
                 log_debug("kafka source: checkpoint %s", text);
         }
-        ks->last_write_ms = mono_ms();
+        ks->last_write_ms = clock_mono_ms();
         free(text);
 }
 
@@ -224,7 +195,7 @@ static void *ack_main(void *arg)
                  * send fails. Here there is only to back off. */
                 if (kafka_producer_poll(ks->prod, 100)) {
                         atomic_store(&ks->epoch_stop, true);
-                        sleep_ms(100);
+                        clock_sleep_ms(100);
                 }
                 persist(ks, false);
                 if (atomic_load(&ks->persist_failed))
@@ -322,7 +293,7 @@ static int on_event(struct ferry_event *ev, void *opaque)
 static int first_start(struct kafka_source *ks, char **gtid, json_t **snap)
 {
         const struct cfg *cfg = ks->cfg;
-        struct db_endpoint ep = endpoint(&cfg->source.db);
+        struct db_endpoint ep = cfg_endpoint(&cfg->source.db);
         char err[512], pos[2048];
         MYSQL *my;
         int rc = db_connect(&my, &ep, 30, err, sizeof(err));
@@ -402,7 +373,7 @@ static struct snapshot *plan_snapshot(struct kafka_source *ks, json_t *marks)
                 st[n].position = json_string_value(v);
                 n++;
         }
-        struct db_endpoint ep = endpoint(&ks->cfg->source.db);
+        struct db_endpoint ep = cfg_endpoint(&ks->cfg->source.db);
         struct snapshot *snap =
                 snapshot_new(&ep, ks->cfg->source.server_id, st, n, 100, 0);
         free(st);
@@ -545,7 +516,7 @@ static int run_epoch(struct kafka_source *ks)
                 return rc;
         }
         struct binlog_source_opts o = {
-                .db = endpoint(&cfg->source.db),
+                .db = cfg_endpoint(&cfg->source.db),
                 .tables = cfg->source.tables,
                 .ntables = cfg->source.n_tables,
                 .server_id = cfg->source.server_id,
@@ -618,7 +589,7 @@ static void *kafka_source_main(void *arg)
                             (long long)backoff, ks->error);
                 for (int64_t w = 0; w < backoff && !atomic_load(&ks->stop);
                      w += 50)
-                        sleep_ms(50);
+                        clock_sleep_ms(50);
                 if (atomic_load(&ks->stop)) {
                         rc = 0;
                         break;
@@ -661,7 +632,8 @@ static double gauge_in_flight(void *opaque)
 void kafka_source_lags(struct kafka_source *ks, double *source, double *sink,
                        double *total)
 {
-        uint64_t now = wall_ms(), last_event = 0, last_seen = 0, pending = 0;
+        uint64_t now = clock_wall_ms(), last_event = 0, last_seen = 0,
+                 pending = 0;
         bool caught_up = false, connected = false;
 
         pthread_mutex_lock(&ks->lock);

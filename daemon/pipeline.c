@@ -9,6 +9,7 @@
  * position is only ever written together with the rows it covers.
  */
 #include "daemon/pipeline.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "connectors/binlog_source.h"
@@ -94,26 +95,6 @@ struct pipeline {
         struct fast_plan *fast; /* sink thread only: plain tables' plans */
         size_t nfast;
 };
-
-static uint64_t wall_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-}
 
 /* ---- source thread ------------------------------------------------- */
 
@@ -342,7 +323,8 @@ static int commit(struct pipeline *p, struct mariadb_sink *sink,
                 if (p->m_batch)
                         metric_histogram_observe(
                                 p->m_batch,
-                                (double)(mono_ms() - started_ms) / 1000.0);
+                                (double)(clock_mono_ms() - started_ms) /
+                                        1000.0);
         }
         return rc;
 }
@@ -367,7 +349,7 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                      struct event_queue *q, struct gtid_pos *applied, char *err,
                      size_t errsz)
 {
-        uint64_t batch_rows = 0, batch_start = 0, last_commit = mono_ms();
+        uint64_t batch_rows = 0, batch_start = 0, last_commit = clock_mono_ms();
         uint64_t applied_ts = atomic_load(&p->applied_ts_ms);
         bool uncommitted = false, in_tx = false, commit_now = false;
         struct backfill_row *bf = NULL; /* last table a backfill row hit */
@@ -375,7 +357,7 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
 
         for (;;) {
                 while (atomic_load(&p->paused) && !atomic_load(&p->stop))
-                        sleep_ms(50);
+                        clock_sleep_ms(50);
                 struct ferry_event *ev = event_queue_pop(q, 100);
                 if (!ev) {
                         if (event_queue_closed(q))
@@ -384,26 +366,27 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                          * the position past transactions with no rows. */
                         if (uncommitted && !in_tx &&
                             (batch_rows ||
-                             mono_ms() - last_commit >= IDLE_COMMIT_MS)) {
+                             clock_mono_ms() - last_commit >= IDLE_COMMIT_MS)) {
                                 if ((rc = commit(p, sink, applied, applied_ts,
                                                  batch_start, err, errsz)))
                                         return rc;
                                 uncommitted = false;
                                 batch_rows = 0;
-                                last_commit = mono_ms();
+                                last_commit = clock_mono_ms();
                         }
                         /* Nothing waits and all is committed: the sink
                          * is current as of now, however old the last
                          * change was. */
                         if (!uncommitted && !in_tx)
-                                atomic_store(&p->applied_ts_ms, wall_ms());
+                                atomic_store(&p->applied_ts_ms,
+                                             clock_wall_ms());
                         continue;
                 }
                 switch (ev->kind) {
                 case FERRY_EV_BEGIN:
                         in_tx = true;
                         if (!batch_rows && !uncommitted)
-                                batch_start = mono_ms();
+                                batch_start = clock_mono_ms();
                         break;
                 case FERRY_EV_ROW:
                         rc = apply_row(p, sink, ev, err, errsz);
@@ -456,13 +439,13 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                         applied_ts = ev->pos.ts_ms;
                         uncommitted = true;
                         if (commit_now || batch_rows >= BATCH_ROWS ||
-                            mono_ms() - batch_start >= BATCH_MS ||
+                            clock_mono_ms() - batch_start >= BATCH_MS ||
                             (batch_rows && event_queue_len(q) == 0)) {
                                 rc = commit(p, sink, applied, applied_ts,
                                             batch_start, err, errsz);
                                 uncommitted = false;
                                 batch_rows = 0;
-                                last_commit = mono_ms();
+                                last_commit = clock_mono_ms();
                                 commit_now = false;
                         }
                         break;
@@ -581,7 +564,7 @@ static void backfill_publish(struct pipeline *p,
                         r->published = old->published;
                 }
                 if (!r->started_ms)
-                        r->started_ms = mono_ms();
+                        r->started_ms = clock_mono_ms();
                 if (!done && !r->total) {
                         if (!est)
                                 est = estimate_rows(p);
@@ -840,7 +823,7 @@ static void *pipeline_main(void *arg)
                             (long long)backoff, p->error);
                 for (int64_t w = 0; w < backoff && !atomic_load(&p->stop);
                      w += 50)
-                        sleep_ms(50);
+                        clock_sleep_ms(50);
                 if (atomic_load(&p->stop)) {
                         rc = 0;
                         break;
@@ -904,8 +887,8 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
         p->map = map;
         p->reg = reg;
         pthread_mutex_init(&p->lock, NULL);
-        atomic_store(&p->applied_ts_ms, wall_ms());
-        p->started_wall_ms = wall_ms();
+        atomic_store(&p->applied_ts_ms, clock_wall_ms());
+        p->started_wall_ms = clock_wall_ms();
         if (reg) {
                 p->m_connected =
                         metrics_gauge(reg, FERRY_M_SOURCE_CONNECTED, NULL);
@@ -1006,7 +989,7 @@ void pipeline_set_paused(struct pipeline *p, bool paused)
 void pipeline_lags(struct pipeline *p, double *source, double *sink,
                    double *total)
 {
-        uint64_t now = wall_ms();
+        uint64_t now = clock_wall_ms();
         bool connected = false;
         uint64_t last_event = 0, last_recv = 0, last_seen = 0;
         size_t queued = 0;
@@ -1078,7 +1061,7 @@ json_t *pipeline_status(struct pipeline *p)
 {
         double src, snk, total;
         pipeline_lags(p, &src, &snk, &total);
-        uint64_t now = mono_ms();
+        uint64_t now = clock_mono_ms();
         json_t *bf = json_array();
         bool backfilling = false;
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  * --print-events mode; see print_events.h.
  */
+#include "daemon/endpoint.h"
 #include "daemon/print_events.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -107,13 +108,7 @@ int print_events_run(const struct cfg *cfg, atomic_bool *stop)
 {
         char err[1024];
         struct binlog_source_opts o = {
-                .db = {.host = cfg->source.db.host,
-                       .port = cfg->source.db.port,
-                       .socket = cfg->source.db.socket,
-                       .user = cfg->source.db.user,
-                       .password = cfg->source.db.password,
-                       .database = cfg->source.db.database,
-                       .tls = &cfg->source.db.tls},
+                .db = cfg_endpoint(&cfg->source.db),
                 .tables = cfg->source.tables,
                 .ntables = cfg->source.n_tables,
                 .server_id = cfg->source.server_id,
@@ -134,8 +129,7 @@ int print_events_run(const struct cfg *cfg, atomic_bool *stop)
         };
         buf_init(&pr.line);
         struct binlog_source *src = binlog_source_new(&o);
-        int rc = binlog_source_run(src, on_event, &pr, stop, err,
-                                   sizeof(err));
+        int rc = binlog_source_run(src, on_event, &pr, stop, err, sizeof(err));
 
         /* An incomplete transaction is dropped: it is re-read from the
          * committed position on the next start. */

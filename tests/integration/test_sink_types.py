@@ -7,7 +7,7 @@ import json
 import time
 
 from tests.harness.ferry import write_config
-from tests.integration.test_binlog_decode import COLUMNS, ROWS, insert_value
+from tests.integration.test_binlog_decode import COLUMNS, ROWS, insert_rows
 from tests.integration.test_direct_pipeline import Ferryd
 
 import MySQLdb
@@ -56,20 +56,9 @@ def test_every_type_through_the_sink(server, db, tmp_path, path):
         f = Ferryd(cfg)
         try:
             f.wait_log(r"binlog source connected")
+            insert_rows(db)
             c = db.connect()
             cur = c.cursor()
-            cur.execute("SET time_zone = '+00:00', sql_mode = ''")
-            for i, row in enumerate(ROWS, start=1):
-                names, params, args = ["id"], ["%s"], [i]
-                for n, _, k in COLUMNS:
-                    if n in row:
-                        p, a = insert_value(n, k, row[n])
-                        names.append(f"`{n}`")
-                        params.append(p)
-                        if a is not None:
-                            args.append(a)
-                cur.execute(f"INSERT INTO alltypes ({', '.join(names)}) "
-                            f"VALUES ({', '.join(params)})", args)
             # and the general path: every row's non-key columns rewritten
             cur.execute("UPDATE alltypes SET yr = yr WHERE id > 0")
             cur.execute("UPDATE alltypes SET tiny_s = -tiny_s WHERE "
