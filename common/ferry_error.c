@@ -20,6 +20,8 @@ const char *ferry_err_name(int err)
                 return "schema";
         case FERRY_ERR_STOP:
                 return "stop";
+        case FERRY_ERR_CONFLICT:
+                return "conflict";
         default:
                 return "unknown";
         }

@@ -14,6 +14,7 @@
 #define FERRY_ERR_DATA   (-4) /* undecodable input (bad bytes, bad JSON) */
 #define FERRY_ERR_SCHEMA (-5) /* source structure the decoder cannot follow */
 #define FERRY_ERR_STOP   (-6) /* orderly stop was requested */
+#define FERRY_ERR_CONFLICT (-7) /* a unique key value held by another row */
 
 #define FERRY_WUR __attribute__((warn_unused_result))
 #define FERRY_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))

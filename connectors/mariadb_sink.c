@@ -2,6 +2,7 @@
  * MariaDB sink; see mariadb_sink.h.
  */
 #include "connectors/mariadb_sink.h"
+#include "connectors/mariadb_sink_int.h"
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -15,55 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A statement is sent once it holds this many rows or bytes. */
-#define SINK_MAX_ROWS  2000
-#define SINK_MAX_BYTES (4u << 20)
-
-struct target_col {
-        char *name;
-        bool binary;   /* binary/varbinary/blob: JSON carries base64 */
-        bool geometry; /* JSON carries base64 WKB */
-        bool bit;      /* BIT(n): written as a hex number (a decimal above
-                          2^63 would not fit) */
-        bool pk;
-};
-
-struct target_table {
-        char *name;
-        struct target_col *cols;
-        size_t ncols;
-        size_t npk;
-};
-
-enum pending_kind { PEND_NONE, PEND_UPSERT, PEND_DELETE };
-
-struct mariadb_sink {
-        MYSQL *my;
-        char *pipeline;
-        struct target_table **tables; /* pointers: they must not move */
-        size_t ntables;
-        bool in_tx;
-        /* A statement was sent and its reply not read yet: the next batch
-         * is built while the server applies this one. */
-        bool awaiting;
-
-        enum pending_kind pend;
-        struct target_table *pend_table;
-        char **pend_cols; /* upsert column list, in the rows' order */
-        /* The fast path's target columns of pend_cols, so that a value
-         * needs no lookup by name; valid while pend_tcols_for is the
-         * pending table. */
-        const struct target_col **pend_tcols;
-        const struct target_table *pend_tcols_for;
-        size_t pend_tcols_n;
-        size_t pend_ncols;
-        size_t pend_rows;
-        struct buf sql;
-        struct buf tmp;
-        json_t *marks; /* part -> value, written with the next commit */
-        struct mariadb_sink_stats stats;
-};
 
 static const char *const offsets_ddl[] = {
         "CREATE DATABASE IF NOT EXISTS ferry",
@@ -79,11 +31,13 @@ static const char *const offsets_ddl[] = {
  * tables of one source transaction may be applied by different workers
  * in any order (as MariaDB replication does; the source already checked
  * them); strict mode so a value the target cannot hold is an error, not
- * a silent truncation; NO_AUTO_VALUE_ON_ZERO so an id of 0 stays 0;
+ * a silent truncation (and a division by zero an error: sink_unique.c
+ * relies on it); NO_AUTO_VALUE_ON_ZERO so an id of 0 stays 0;
  * UTC so TIMESTAMP text means what the source meant. */
 static const char *const session_setup =
         "SET SESSION foreign_key_checks = 0, time_zone = '+00:00', "
-        "sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,"
+        "sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,"
+        "NO_AUTO_VALUE_ON_ZERO,"
         "NO_ENGINE_SUBSTITUTION', autocommit = 1";
 
 int mariadb_sink_new(const struct db_endpoint *ep, const char *pipeline,
@@ -125,6 +79,16 @@ static void free_pending_cols(struct mariadb_sink *sink)
         sink->pend_tcols_for = NULL; /* they belonged to that statement */
 }
 
+static void free_table(struct target_table *t)
+{
+        for (size_t c = 0; c < t->ncols; c++)
+                free(t->cols[c].name);
+        free(t->cols);
+        free(t->name);
+        sink_unique_free(t);
+        free(t);
+}
+
 void mariadb_sink_free(struct mariadb_sink *sink)
 {
         if (sink)
@@ -133,13 +97,8 @@ void mariadb_sink_free(struct mariadb_sink *sink)
                 return;
         if (sink->my)
                 mysql_close(sink->my);
-        for (size_t i = 0; i < sink->ntables; i++) {
-                for (size_t c = 0; c < sink->tables[i]->ncols; c++)
-                        free(sink->tables[i]->cols[c].name);
-                free(sink->tables[i]->cols);
-                free(sink->tables[i]->name);
-                free(sink->tables[i]);
-        }
+        for (size_t i = 0; i < sink->ntables; i++)
+                free_table(sink->tables[i]);
         free(sink->tables);
         free_pending_cols(sink);
         buf_free(&sink->sql);
@@ -155,7 +114,7 @@ mariadb_sink_stats(const struct mariadb_sink *sink)
         return &sink->stats;
 }
 
-static int sql_error(struct mariadb_sink *sink, const char *what, char *errstr,
+int sink_sql_error(struct mariadb_sink *sink, const char *what, char *errstr,
                      size_t errstr_size)
 {
         unsigned int e = mysql_errno(sink->my);
@@ -171,15 +130,29 @@ static int sql_error(struct mariadb_sink *sink, const char *what, char *errstr,
 
 /* Reads the reply of the statement in flight, if any. Every other use
  * of the connection comes after this. */
-static int await_reply(struct mariadb_sink *sink, char *errstr,
+int sink_await(struct mariadb_sink *sink, char *errstr,
                        size_t errstr_size)
 {
         if (!sink->awaiting)
                 return 0;
+        const struct target_table *unique = sink->awaiting_unique;
         sink->awaiting = false;
-        if (mysql_read_query_result(sink->my))
-                return sql_error(sink, "applying to target", errstr,
-                                 errstr_size);
+        sink->awaiting_unique = NULL;
+        if (mysql_read_query_result(sink->my)) {
+                unsigned int e = mysql_errno(sink->my);
+                if (unique && (e == 1365 || e == 1062)) {
+                        /* 1365: the ODKU check refused to merge rows;
+                         * 1062: an update met another row's value. */
+                        snprintf(errstr, errstr_size,
+                                 "table %s: a row's secondary unique key "
+                                 "value is held by another row in the "
+                                 "target: %s (%u)",
+                                 unique->name, mysql_error(sink->my), e);
+                        return FERRY_ERR_CONFLICT;
+                }
+                return sink_sql_error(sink, "applying to target", errstr,
+                                      errstr_size);
+        }
         sink->stats.statements++;
         return 0;
 }
@@ -189,14 +162,14 @@ static int await_reply(struct mariadb_sink *sink, char *errstr,
  * we build the next. An error surfaces one statement late, still inside
  * the same transaction, so the batch is rolled back and replayed all
  * the same. */
-static int run(struct mariadb_sink *sink, const char *sql, size_t len,
+int sink_run(struct mariadb_sink *sink, const char *sql, size_t len,
                char *errstr, size_t errstr_size)
 {
-        int rc = await_reply(sink, errstr, errstr_size);
+        int rc = sink_await(sink, errstr, errstr_size);
         if (rc)
                 return rc;
         if (mysql_send_query(sink->my, sql, (unsigned long)len))
-                return sql_error(sink, "applying to target", errstr,
+                return sink_sql_error(sink, "applying to target", errstr,
                                  errstr_size);
         sink->awaiting = true;
         return 0;
@@ -204,7 +177,7 @@ static int run(struct mariadb_sink *sink, const char *sql, size_t len,
 
 /* *rcp says why on NULL: FERRY_ERR_RETRY when the server could not be
  * asked (a target restart must not stop the flow), else FATAL. */
-static struct target_table *load_table(struct mariadb_sink *sink,
+struct target_table *sink_load_table(struct mariadb_sink *sink,
                                        const char *name, int *rcp, char *errstr,
                                        size_t errstr_size)
 {
@@ -220,7 +193,7 @@ static struct target_table *load_table(struct mariadb_sink *sink,
                 return sink->tables[i];
         }
 
-        if ((*rcp = await_reply(sink, errstr, errstr_size)))
+        if ((*rcp = sink_await(sink, errstr, errstr_size)))
                 return NULL;
         *rcp = FERRY_ERR_FATAL;
         struct buf q;
@@ -231,7 +204,7 @@ static struct target_table *load_table(struct mariadb_sink *sink,
         db_put_quoted(sink->my, &q, name, strlen(name));
         buf_puts(&q, " ORDER BY ORDINAL_POSITION");
         if (mysql_real_query(sink->my, q.data, (unsigned long)q.len)) {
-                *rcp = sql_error(sink, "reading target columns", errstr,
+                *rcp = sink_sql_error(sink, "reading target columns", errstr,
                                  errstr_size);
                 buf_free(&q);
                 return NULL;
@@ -239,7 +212,7 @@ static struct target_table *load_table(struct mariadb_sink *sink,
         buf_free(&q);
         MYSQL_RES *res = mysql_store_result(sink->my);
         if (!res) {
-                *rcp = sql_error(sink, "reading target columns", errstr,
+                *rcp = sink_sql_error(sink, "reading target columns", errstr,
                                  errstr_size);
                 return NULL;
         }
@@ -282,10 +255,16 @@ static struct target_table *load_table(struct mariadb_sink *sink,
                          "target table %s has no primary key", name);
                 return NULL;
         }
+        if ((*rcp = sink_unique_load(sink, t, errstr, errstr_size))) {
+                /* Forget it: the next use asks again. */
+                sink->ntables--;
+                free_table(t);
+                return NULL;
+        }
         return t;
 }
 
-static const struct target_col *find_col(const struct target_table *t,
+const struct target_col *sink_find_col(const struct target_table *t,
                                          const char *name)
 {
         for (size_t i = 0; i < t->ncols; i++)
@@ -295,7 +274,7 @@ static const struct target_col *find_col(const struct target_table *t,
 }
 
 /* Appends one value as an SQL literal for column c. */
-static int put_literal(struct mariadb_sink *sink, struct buf *b,
+int sink_put_literal(struct mariadb_sink *sink, struct buf *b,
                        const struct target_table *t, const struct target_col *c,
                        json_t *v, char *errstr, size_t errstr_size)
 {
@@ -389,11 +368,16 @@ static int flush(struct mariadb_sink *sink, char *errstr, size_t errstr_size)
         int rc = 0;
         if (sink->pend == PEND_UPSERT) {
                 struct buf *b = &sink->sql;
+                struct target_table *t = sink->pend_table;
                 buf_puts(b, " ON DUPLICATE KEY UPDATE ");
                 bool any = false;
+                if (t->nuniq) {
+                        sink_unique_put_odku_check(b, t);
+                        any = true;
+                }
                 for (size_t i = 0; i < sink->pend_ncols; i++) {
                         const struct target_col *c =
-                                find_col(sink->pend_table, sink->pend_cols[i]);
+                                sink_find_col(sink->pend_table, sink->pend_cols[i]);
                         if (c->pk)
                                 continue;
                         if (any)
@@ -409,15 +393,25 @@ static int flush(struct mariadb_sink *sink, char *errstr, size_t errstr_size)
                         buf_putc(b, '=');
                         db_put_ident(b, sink->pend_cols[0]);
                 }
-                rc = run(sink, b->data, b->len, errstr, errstr_size);
-                if (!rc)
+                rc = sink_run(sink, b->data, b->len, errstr, errstr_size);
+                if (!rc) {
+                        sink->awaiting_unique = t->nuniq ? t : NULL;
                         sink->stats.rows_upserted += sink->pend_rows;
+                        t->touched |= t->shadow != NULL;
+                }
         } else if (sink->pend == PEND_DELETE) {
-                buf_putc(&sink->sql, ')');
-                rc = run(sink, sink->sql.data, sink->sql.len, errstr,
-                         errstr_size);
-                if (!rc)
+                struct target_table *t = sink->pend_table;
+                struct buf *b = &sink->sql;
+                buf_putc(b, ')');
+                rc = sink_run(sink, b->data, b->len, errstr, errstr_size);
+                if (!rc && t->shadow)
+                        rc = sink_unique_forget(sink, t, b->data + sink->pend_where,
+                                                b->len - sink->pend_where, errstr,
+                                                errstr_size);
+                if (!rc) {
                         sink->stats.rows_deleted += sink->pend_rows;
+                        t->touched |= t->shadow != NULL;
+                }
         }
         sink->pend = PEND_NONE;
         sink->pend_rows = 0;
@@ -430,11 +424,11 @@ static int begin(struct mariadb_sink *sink, char *errstr, size_t errstr_size)
 {
         if (sink->in_tx)
                 return 0;
-        int arc = await_reply(sink, errstr, errstr_size);
+        int arc = sink_await(sink, errstr, errstr_size);
         if (arc)
                 return arc;
         if (mysql_query(sink->my, "START TRANSACTION"))
-                return sql_error(sink, "START TRANSACTION", errstr,
+                return sink_sql_error(sink, "START TRANSACTION", errstr,
                                  errstr_size);
         sink->in_tx = true;
         return 0;
@@ -468,16 +462,21 @@ int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
                          "table %s: upsert of an empty row", table);
                 return FERRY_ERR_DATA;
         }
-        if (!(t = load_table(sink, table, &rc, errstr, errstr_size)))
+        if (!(t = sink_load_table(sink, table, &rc, errstr, errstr_size)))
                 return rc == FERRY_ERR_RETRY ? rc : FERRY_ERR_FATAL;
         if ((rc = begin(sink, errstr, errstr_size)))
                 return rc;
-        if (sink->pend != PEND_UPSERT || sink->pend_table != t ||
+        /* Guarded: one row per statement, each checked first. */
+        bool guarded = sink->guard && t->nuniq;
+        if (guarded || sink->pend != PEND_UPSERT || sink->pend_table != t ||
             !same_columns(sink, row) || sink->pend_rows >= SINK_MAX_ROWS ||
             sink->sql.len >= SINK_MAX_BYTES) {
                 if ((rc = flush(sink, errstr, errstr_size)))
                         return rc;
         }
+        if (guarded &&
+            (rc = sink_unique_displace(sink, t, row, errstr, errstr_size)))
+                return rc;
         struct buf *b = &sink->sql;
         if (sink->pend == PEND_NONE) {
                 sink->pend = PEND_UPSERT;
@@ -489,7 +488,7 @@ int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
                 buf_puts(b, " (");
                 json_object_foreach(row, k, v)
                 {
-                        if (!find_col(t, k)) {
+                        if (!sink_find_col(t, k)) {
                                 snprintf(errstr, errstr_size,
                                          "target table %s has no column %s",
                                          t->name, k);
@@ -513,13 +512,13 @@ int mariadb_sink_upsert(struct mariadb_sink *sink, const char *table,
         {
                 if (i++)
                         buf_putc(b, ',');
-                if ((rc = put_literal(sink, b, t, find_col(t, k), v, errstr,
+                if ((rc = sink_put_literal(sink, b, t, sink_find_col(t, k), v, errstr,
                                       errstr_size)))
                         return rc;
         }
         buf_putc(b, ')');
         sink->pend_rows++;
-        return 0;
+        return guarded ? flush(sink, errstr, errstr_size) : 0;
 }
 
 int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
@@ -530,7 +529,7 @@ int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
         json_t *v;
         int rc;
 
-        if (!(t = load_table(sink, table, &rc, errstr, errstr_size)))
+        if (!(t = sink_load_table(sink, table, &rc, errstr, errstr_size)))
                 return rc == FERRY_ERR_RETRY ? rc : FERRY_ERR_FATAL;
         if (!json_is_object(key) || json_object_size(key) != t->npk) {
                 snprintf(errstr, errstr_size,
@@ -554,10 +553,11 @@ int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
                 sink->pend_cols = xcalloc(t->npk, sizeof(char *));
                 buf_puts(b, "DELETE FROM ");
                 db_put_ident(b, t->name);
+                sink->pend_where = b->len;
                 buf_puts(b, " WHERE (");
                 json_object_foreach(key, k, v)
                 {
-                        const struct target_col *c = find_col(t, k);
+                        const struct target_col *c = sink_find_col(t, k);
                         if (!c || !c->pk) {
                                 snprintf(errstr, errstr_size,
                                          "table %s: %s is not a primary-key "
@@ -583,7 +583,7 @@ int mariadb_sink_delete(struct mariadb_sink *sink, const char *table,
         {
                 if (i++)
                         buf_putc(b, ',');
-                if ((rc = put_literal(sink, b, t, find_col(t, k), v, errstr,
+                if ((rc = sink_put_literal(sink, b, t, sink_find_col(t, k), v, errstr,
                                       errstr_size)))
                         return rc;
         }
@@ -597,7 +597,8 @@ int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
 {
         int rc;
         if ((rc = begin(sink, errstr, errstr_size)) ||
-            (rc = flush(sink, errstr, errstr_size)))
+            (rc = flush(sink, errstr, errstr_size)) ||
+            (rc = sink_unique_restore(sink, errstr, errstr_size)))
                 return rc;
         struct buf *b = &sink->sql;
         buf_puts(b, "INSERT INTO ferry.offsets (pipeline, part, position) "
@@ -624,14 +625,14 @@ int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
         }
         buf_puts(b, " ON DUPLICATE KEY UPDATE position = VALUES(position), "
                     "updated_at = CURRENT_TIMESTAMP(6)");
-        rc = run(sink, b->data, b->len, errstr, errstr_size);
+        rc = sink_run(sink, b->data, b->len, errstr, errstr_size);
         buf_reset(b);
         if (!rc)
-                rc = await_reply(sink, errstr, errstr_size);
+                rc = sink_await(sink, errstr, errstr_size);
         if (rc)
                 return rc;
         if (mysql_query(sink->my, "COMMIT"))
-                return sql_error(sink, "COMMIT", errstr, errstr_size);
+                return sink_sql_error(sink, "COMMIT", errstr, errstr_size);
         sink->in_tx = false;
         json_object_clear(sink->marks);
         sink->stats.batches++;
@@ -649,7 +650,7 @@ json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink, const char *prefix,
 {
         struct buf q;
         buf_init(&q);
-        if (await_reply(sink, errstr, errstr_size))
+        if (sink_await(sink, errstr, errstr_size))
                 return NULL;
         buf_puts(&q, "SELECT part, position FROM ferry.offsets WHERE "
                      "pipeline = ");
@@ -661,7 +662,7 @@ json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink, const char *prefix,
         buf_free(&q);
         MYSQL_RES *res = bad ? NULL : mysql_store_result(sink->my);
         if (!res) {
-                sql_error(sink, "reading ferry.offsets", errstr, errstr_size);
+                sink_sql_error(sink, "reading ferry.offsets", errstr, errstr_size);
                 return NULL;
         }
         json_t *o = json_object();
@@ -678,7 +679,7 @@ int mariadb_sink_lock_offsets(struct mariadb_sink *sink,
 {
         int rc;
         *out = NULL;
-        if ((rc = await_reply(sink, errstr, errstr_size)) ||
+        if ((rc = sink_await(sink, errstr, errstr_size)) ||
             (rc = begin(sink, errstr, errstr_size)))
                 return rc;
         *out = json_object();
@@ -702,7 +703,7 @@ int mariadb_sink_lock_offsets(struct mariadb_sink *sink,
         if (!res) {
                 json_decref(*out);
                 *out = NULL;
-                return sql_error(sink, "locking ferry.offsets", errstr,
+                return sink_sql_error(sink, "locking ferry.offsets", errstr,
                                  errstr_size);
         }
         MYSQL_ROW row;
@@ -720,10 +721,12 @@ void mariadb_sink_rollback(struct mariadb_sink *sink)
         free_pending_cols(sink);
         char ignored[256];
         /* The reply in flight may be the error that brought us here. */
-        (void)await_reply(sink, ignored, sizeof(ignored));
+        (void)sink_await(sink, ignored, sizeof(ignored));
         if (sink->in_tx)
                 (void)!mysql_query(sink->my, "ROLLBACK");
         sink->in_tx = false;
+        for (size_t i = 0; i < sink->ntables; i++)
+                sink->tables[i]->touched = false;
         json_object_clear(sink->marks);
 }
 
@@ -733,7 +736,7 @@ int mariadb_sink_read_offset(struct mariadb_sink *sink, const char *partition,
 {
         struct buf q;
         buf_init(&q);
-        int arc = await_reply(sink, errstr, errstr_size);
+        int arc = sink_await(sink, errstr, errstr_size);
         if (arc) {
                 buf_free(&q);
                 return arc;
@@ -753,7 +756,7 @@ json_t *mariadb_sink_describe(struct mariadb_sink *sink, const char *table,
 {
         struct buf q;
         buf_init(&q);
-        if (await_reply(sink, errstr, errstr_size)) {
+        if (sink_await(sink, errstr, errstr_size)) {
                 buf_free(&q);
                 return NULL;
         }
@@ -765,12 +768,12 @@ json_t *mariadb_sink_describe(struct mariadb_sink *sink, const char *table,
         int bad = mysql_real_query(sink->my, q.data, (unsigned long)q.len);
         buf_free(&q);
         if (bad) {
-                sql_error(sink, "describing target table", errstr, errstr_size);
+                sink_sql_error(sink, "describing target table", errstr, errstr_size);
                 return NULL;
         }
         MYSQL_RES *res = mysql_store_result(sink->my);
         if (!res) {
-                sql_error(sink, "describing target table", errstr, errstr_size);
+                sink_sql_error(sink, "describing target table", errstr, errstr_size);
                 return NULL;
         }
         json_t *o = json_object();
@@ -870,15 +873,17 @@ int mariadb_sink_upsert_values(struct mariadb_sink *sink, const char *table,
 {
         struct target_table *t;
         int rc;
-        if (!(t = load_table(sink, table, &rc, errstr, errstr_size)))
+        if (!(t = sink_load_table(sink, table, &rc, errstr, errstr_size)))
                 return rc == FERRY_ERR_RETRY ? rc : FERRY_ERR_FATAL;
+        if (sink->guard && t->nuniq)
+                return SINK_NOT_FAST; /* the JSON path checks each row */
         bool cached = sink->pend == PEND_UPSERT && sink->pend_table == t &&
                       sink->pend_tcols_for == t && same_names(sink, cols, n);
         /* Decide before touching the statement: bytes only into binary or
          * geometry columns, as the JSON path would write them. */
         for (size_t i = 0; i < n; i++) {
                 const struct target_col *c =
-                        cached ? sink->pend_tcols[i] : find_col(t, cols[i]);
+                        cached ? sink->pend_tcols[i] : sink_find_col(t, cols[i]);
                 const struct ferry_value *v = &vals[idx[i]];
                 if (!c || !mariadb_sink_value_fits(v) ||
                     (v->kind == FERRY_V_BYTES && !c->binary && !c->geometry))
@@ -907,7 +912,7 @@ int mariadb_sink_upsert_values(struct mariadb_sink *sink, const char *table,
                                 buf_putc(b, ',');
                         db_put_ident(b, cols[i]);
                         sink->pend_cols[sink->pend_ncols++] = xstrdup(cols[i]);
-                        sink->pend_tcols[i] = find_col(t, cols[i]);
+                        sink->pend_tcols[i] = sink_find_col(t, cols[i]);
                 }
                 sink->pend_tcols_for = t;
                 sink->pend_tcols_n = n;

@@ -27,6 +27,7 @@ struct mariadb_sink;
 struct mariadb_sink_stats {
         uint64_t rows_upserted;
         uint64_t rows_deleted;
+        uint64_t rows_displaced; /* moved aside by a unique-key conflict */
         uint64_t batches;
         uint64_t statements;
 };
@@ -115,6 +116,30 @@ json_t *mariadb_sink_read_offsets(struct mariadb_sink *sink,
 int mariadb_sink_lock_offsets(struct mariadb_sink *sink,
                               const char *const *parts, size_t n, json_t **out,
                               char *errstr, size_t errstr_size) FERRY_WUR;
+
+/**
+ * @brief Secondary unique keys when changes arrive out of order across
+ *        rows (Kafka partitions and workers keep order per primary key
+ *        only): a value can reach its new row while the target still
+ *        shows it on the old one. For each of tables (NULL-terminated)
+ *        with a unique key besides the primary key, makes ferry's table
+ *        of displaced rows: a row in the way is moved there (not
+ *        merged, not lost) and put back once its value is free again or
+ *        forgotten when its own newer change or delete arrives. Call
+ *        right after mariadb_sink_new (it runs DDL).
+ *
+ *        Without it a conflict is never merged either: the upsert fails
+ *        with FERRY_ERR_CONFLICT, and mariadb_sink_set_guard tells the
+ *        caller's replay to check rows one by one.
+ * @returns 0, FERRY_ERR_RETRY or FERRY_ERR_FATAL
+ */
+int mariadb_sink_guard_tables(struct mariadb_sink *sink,
+                              const char *const *tables, char *errstr,
+                              size_t errstr_size) FERRY_WUR;
+
+/* @brief While on, every upsert into a guarded table is checked for
+ * rows holding its unique values first, and written alone. */
+void mariadb_sink_set_guard(struct mariadb_sink *sink, bool on);
 
 /* @brief Drops pending statements and rolls back. */
 void mariadb_sink_rollback(struct mariadb_sink *sink);

@@ -95,6 +95,8 @@ static void register_metrics(struct kafka_sink *ks, struct metrics *reg)
                                             "mapping", NULL);
         sh->m_dead_lettered = metrics_counter(reg, FERRY_M_ERRORS_TOTAL, "kind",
                                               "dead_letter", NULL);
+        sh->m_unique_replays = metrics_counter(reg, FERRY_M_ERRORS_TOTAL,
+                                               "kind", "unique_conflict", NULL);
         ks->m_sink_lag = metrics_gauge(reg, FERRY_M_SINK_LAG_SECONDS, NULL);
         metric_gauge_bind(ks->m_sink_lag, gauge_lag, ks);
         ks->m_total_lag =

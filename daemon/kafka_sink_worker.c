@@ -58,6 +58,11 @@ struct sink_worker {
          * rejected a value somewhere in a batch (on_error = dead_letter),
          * the batch is replayed this way to find and divert that one. */
         int careful;
+        /* Messages left to apply with the sink's unique-key guard on:
+         * after a batch met a row holding one of its unique values (rows
+         * of different partitions arrive in any order), it is replayed
+         * checking each row first (see connectors/sink_unique.c). */
+        int guarded;
 
         struct mariadb_sink *sink;
         struct kafka_consumer *kc;
@@ -491,6 +496,21 @@ static void advance(struct sink_worker *w, struct part_state *ps,
  * transaction, so the one it rejects can be diverted; else fail. */
 static int data_error(struct sink_worker *w, int rc, char *err, size_t errsz)
 {
+        if (rc == FERRY_ERR_CONFLICT && !w->guarded) {
+                w->guarded = BATCH_ROWS;
+                inc(w->sh->m_unique_replays);
+                log_info("kafka sink worker=%d: %s; replaying the batch "
+                         "with each row checked first",
+                         w->id, err);
+                return FERRY_ERR_RETRY;
+        }
+        if (rc == FERRY_ERR_CONFLICT) {
+                size_t n = strlen(err);
+                snprintf(err + n, errsz - n,
+                         " (even with each row checked first: is something "
+                         "else writing to the target?)");
+                return FERRY_ERR_FATAL;
+        }
         if (rc != FERRY_ERR_DATA ||
             w->sh->cfg->sink.on_error != CFG_ON_ERROR_DEAD_LETTER || w->careful)
                 return rc;
@@ -577,8 +597,11 @@ static int handle_message(struct sink_worker *w, const rd_kafka_message_t *m,
                          "partition=%" PRId32 " offset=%" PRId64,
                          cm.barrier, topic, m->partition, m->offset);
         } else {
+                mariadb_sink_set_guard(w->sink, w->guarded > 0);
                 rc = apply_change(w, &cm, &poison, why, sizeof(why));
                 w->batch_rows++;
+                if (w->guarded)
+                        w->guarded--;
         }
         change_msg_clear(&cm);
         if (rc && poison)
@@ -662,6 +685,9 @@ static int run_epoch(struct sink_worker *w, char *err, size_t errsz)
 
         w->abandon = false;
         rc = mariadb_sink_new(&ep, w->sh->pipeline, &w->sink, err, errsz);
+        if (!rc)
+                rc = mariadb_sink_guard_tables(
+                        w->sink, mapping_targets(w->sh->map), err, errsz);
         if (!rc && cfg->sink.on_error == CFG_ON_ERROR_DEAD_LETTER)
                 rc = kafka_dlq_new(cfg->kafka.brokers, w->sh->dlq_topic,
                                    cfg->kafka.rdkafka_keys,

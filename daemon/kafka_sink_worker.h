@@ -34,7 +34,7 @@ struct kafka_sink_shared {
         struct metric_histogram *m_batch;
         struct metric_counter *m_err_kafka_retry, *m_err_kafka_fatal,
                 *m_err_sink_retry, *m_err_sink_fatal, *m_err_poison,
-                *m_err_mapping, *m_dead_lettered;
+                *m_err_mapping, *m_dead_lettered, *m_unique_replays;
 };
 
 struct sink_worker;
