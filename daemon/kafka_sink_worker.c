@@ -736,6 +736,9 @@ int sink_worker_run(struct sink_worker *w, char *err, size_t errsz)
                 int rc = run_epoch(w, err, errsz);
                 if (rc == FERRY_ERR_STOP || rc == 0)
                         return 0;
+                if (rc == FERRY_ERR_CONFLICT) /* met outside the loop:
+                                                 a rebalance's commit */
+                        rc = data_error(w, rc, err, errsz);
                 if (rc != FERRY_ERR_RETRY)
                         return rc;
                 if (atomic_load(&w->sh->stop)) {
