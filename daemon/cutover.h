@@ -20,26 +20,60 @@
  * The pause never outlives lock_timeout and the whole never outlives
  * drain_timeout; a failure or an abort releases and returns to
  * streaming. Nothing is lost either way: the stream never stopped.
+ *
+ * The steps are the same whatever carries the stream; what differs (how
+ * a barrier is seen applied, who remembers the keys, how the stream
+ * ends) is behind struct cutover_ops (cutover_flows.h binds the direct
+ * pipeline and the Kafka source).
  */
 #ifndef FERRY_CUTOVER_H
 #define FERRY_CUTOVER_H
 
+#include "daemon/barrier.h"
 #include "daemon/config.h"
-#include "daemon/pipeline.h"
+#include "daemon/touched_keys.h"
 #include "transforms/mapping.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 
+/* What the cutover needs of the flow that carries the stream. Called
+ * from the cutover's thread; flow is the opaque given to cutover_start. */
+struct cutover_ops {
+        /* @returns NULL, or why the flow cannot cut over now */
+        const char *(*refuse)(void *flow);
+        /* @returns whether every planned backfill is done */
+        bool (*backfill_done)(void *flow);
+        /* @brief Lags in seconds; total is held against max_lag. */
+        void (*lags)(void *flow, double *source, double *sink,
+                     double *total);
+        /* @returns the keys carried while recording; lives with flow */
+        struct touched_keys *(*touched)(void *flow);
+        /* Passes a barrier through the whole stream (barrier.h). */
+        barrier_fn *barrier;
+        /* @brief The switch is about to RENAME the source tables away:
+         * the stream must end there instead of failing. */
+        void (*set_retiring)(void *flow, bool on);
+        /* @brief Switched without a RENAME: end the stream now. */
+        void (*end)(void *flow);
+        /* @returns the mapping to verify through; lives with flow */
+        const struct mapping *(*mapping)(void *flow);
+        /* @brief The cutover is done with flow (cutover_free). */
+        void (*release)(void *flow);
+};
+
 struct cutover;
 
 /**
  * @brief Starts a cutover in its own thread.
- * @param cfg, p, m  must outlive the cutover
+ * @param cfg  must outlive the cutover
+ * @param ops, flow  the flow it drives; ops->release(flow) is called by
+ *                   cutover_free (ownership of what it frees passes)
  * @context loop
  */
-struct cutover *cutover_start(const struct cfg *cfg, struct pipeline *p,
-                              const struct mapping *m, bool dry_run);
+struct cutover *cutover_start(const struct cfg *cfg,
+                              const struct cutover_ops *ops, void *flow,
+                              bool dry_run);
 
 /* @returns whether the thread has finished (then cutover_result). */
 bool cutover_finished(struct cutover *c);
