@@ -13,7 +13,6 @@
 #include "connectors/verify.h"
 #include "daemon/barrier.h"
 #include "daemon/endpoint.h"
-#include "daemon/pipeline.h"
 #include "daemon/verify_settle.h"
 
 #include <errno.h>
@@ -674,7 +673,7 @@ static int switch_rename(struct cutover *c)
 static void record(struct cutover *c)
 {
         char name[300], err[512], value[256];
-        pipeline_name(c->cfg, name, sizeof(name));
+        c->ops->name(c->cfg, name, sizeof(name));
         snprintf(value, sizeof(value), "%s at %lld action=%s", c->barrier,
                  (long long)time(NULL), c->cfg->cutover.action);
         struct buf q;

@@ -56,6 +56,9 @@ struct cutover_ops {
         void (*set_retiring)(void *flow, bool on);
         /* @brief Switched without a RENAME: end the stream now. */
         void (*end)(void *flow);
+        /* @brief The name its rows in the target's ferry.offsets go
+         * under: the cutover records itself there (part "cutover"). */
+        void (*name)(const struct cfg *cfg, char *out, size_t out_size);
         /* @returns the mapping to verify through; lives with flow */
         const struct mapping *(*mapping)(void *flow);
         /* @brief The cutover is done with flow (cutover_free). */

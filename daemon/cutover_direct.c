@@ -69,6 +69,7 @@ const struct cutover_ops cutover_direct_ops = {
         .barrier = direct_barrier,
         .set_retiring = direct_set_retiring,
         .end = direct_end,
+        .name = pipeline_name,
         .mapping = direct_mapping,
         .release = direct_release,
 };

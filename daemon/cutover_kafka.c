@@ -250,6 +250,7 @@ const struct cutover_ops cutover_kafka_ops = {
         .barrier = kafka_barrier,
         .set_retiring = kafka_set_retiring,
         .end = kafka_end,
+        .name = kafka_sink_pipeline_name,
         .mapping = kafka_mapping,
         .release = kafka_release,
 };

@@ -21,6 +21,7 @@
 #include "connectors/snapshot.h"
 #include "connectors/table_filter.h"
 #include "daemon/ferry_version.h"
+#include "daemon/kafka_sink.h"
 #include "daemon/metric_names.h"
 #include "daemon/source_checkpoint.h"
 #include "daemon/touched_keys.h"
@@ -520,12 +521,54 @@ static void end_epoch(struct kafka_source *ks, int flush_ms)
         gtid_pos_free(&ks->produced);
 }
 
+/* A cutover recorded in the target (cutover.c, under the sinks' name)
+ * leaves nothing to stream: the tables may be gone, and reading their
+ * RENAME again would stop the stream with an error. Asked only when
+ * the config names a [sink] target; one that cannot be asked does not
+ * hold the source up (it then stops at the RENAME, as without one). */
+static bool cut_over_recorded(struct kafka_source *ks)
+{
+        const struct cfg *cfg = ks->cfg;
+        if (!cfg->sink.db.user || !cfg->sink.db.database)
+                return false;
+        struct db_endpoint ep = cfg_endpoint(&cfg->sink.db);
+        char name[300], err[512], got[512];
+        MYSQL *my;
+        if (db_connect(&my, &ep, 10, err, sizeof(err))) {
+                log_warning("kafka source: cannot ask the target whether it "
+                            "is cut over, streaming: %s",
+                            err);
+                return false;
+        }
+        kafka_sink_pipeline_name(cfg, name, sizeof(name));
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT position FROM ferry.offsets WHERE pipeline = ");
+        db_put_quoted(my, &q, name, strlen(name));
+        buf_puts(&q, " AND part = 'cutover'");
+        /* No ferry.offsets yet (no sink ran) is an error too: not cut
+         * over. */
+        int rc = db_query_value(my, buf_cstr(&q), got, sizeof(got), err,
+                                sizeof(err));
+        buf_free(&q);
+        mysql_close(my);
+        if (rc || !got[0])
+                return false;
+        log_info("cut over already (%s): nothing to stream", got);
+        return true;
+}
+
 /* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */
 static int run_epoch(struct kafka_source *ks)
 {
         const struct cfg *cfg = ks->cfg;
         char err[1024], *gtid = NULL;
         json_t *marks = NULL;
+
+        if (cut_over_recorded(ks)) {
+                atomic_store(&ks->cut_over, true);
+                return FERRY_ERR_STOP;
+        }
 
         int rc = source_checkpoint_read(cfg->daemon.state_dir, &gtid, &marks,
                                         err, sizeof(err));

@@ -129,6 +129,16 @@ def test_role_all_cutover_under_writes(server, dbs, kafka, tmp_path):
         assert s["state"] == "cut_over", s
         assert s["last_cutover"]["result"] == "succeeded"
         assert f.stop() == 0, "".join(f.log[-20:])
+        # A restart stays cut over (recorded in the target): no stream,
+        # no error about the RENAME, status answers.
+        f = Ferryd(cfg)
+        f.wait_log(r"cut over already")
+        f.wait_log(r"control socket listening")
+        time.sleep(0.5)
+        s = status(cfg)
+        assert s["state"] == "cut_over" and s["lag_seconds"] == 0, s
+        assert f.proc.poll() is None
+        assert f.stop() == 0, "".join(f.log[-20:])
     finally:
         if work:
             work.halt.set()
