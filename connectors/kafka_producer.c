@@ -415,8 +415,7 @@ md_topic(const struct rd_kafka_metadata *md, const char *name)
 
 int kafka_producer_barrier(struct kafka_producer *p, const char *id,
                            const char *gtid, const char *db, json_t **sent,
-                           atomic_bool *stop, char *errstr,
-                           size_t errstr_size)
+                           atomic_bool *stop, char *errstr, size_t errstr_size)
 {
         struct buf key, value;
         int rc = 0;
@@ -452,11 +451,12 @@ int kafka_producer_barrier(struct kafka_producer *p, const char *id,
                 const char *name = rd_kafka_topic_name(rkt);
                 const struct rd_kafka_metadata_topic *mt = md_topic(md, name);
                 if (!mt || mt->err || mt->partition_cnt < 1) {
-                        snprintf(errstr, errstr_size,
-                                 "barrier: metadata of %s: %s", name,
-                                 rd_kafka_err2str(
-                                         mt ? mt->err
-                                            : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+                        snprintf(
+                                errstr, errstr_size,
+                                "barrier: metadata of %s: %s", name,
+                                rd_kafka_err2str(
+                                        mt ? mt->err
+                                           : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
                         rc = FERRY_ERR_RETRY;
                         break;
                 }

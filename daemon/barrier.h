@@ -23,9 +23,8 @@
  * @returns 0, FERRY_ERR_RETRY on timeout or abort, or another error
  */
 typedef int(barrier_fn)(void *opaque, MYSQL *src, MYSQL *dst,
-                        int64_t timeout_ms, const atomic_bool *abort,
-                        char *id, size_t id_size, char *errstr,
-                        size_t errstr_size);
+                        int64_t timeout_ms, const atomic_bool *abort, char *id,
+                        size_t id_size, char *errstr, size_t errstr_size);
 
 /**
  * @brief Writes a new barrier row (kind "barrier") into src's

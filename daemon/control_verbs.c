@@ -205,8 +205,7 @@ static void verb_cutover(void *opaque, struct control_req *req, json_t *args)
         const struct cutover_ops *ops;
         void *target;
         char err[1024];
-        if (s->ops->cutover(s->flow, s->cfg, &ops, &target, err,
-                            sizeof(err))) {
+        if (s->ops->cutover(s->flow, s->cfg, &ops, &target, err, sizeof(err))) {
                 control_req_fail(req, "%s", err);
                 return;
         }

@@ -223,8 +223,8 @@ static int preconditions(struct cutover *c)
                 return fail(c, "refused",
                             "no mapped table is selected by "
                             "[source] tables");
-        const char *why = c->ops->refuse(c->flow);
-        if (why)
+        char why[768];
+        if (c->ops->refuse(c->flow, why, sizeof(why)))
                 return fail(c, "refused", "%s", why);
         if (!c->ops->backfill_done(c->flow))
                 return fail(c, "refused",
@@ -362,8 +362,8 @@ static int narrow_touched(struct cutover *c)
                  * remembered it; one it has not is a real difference. */
                 if (!rc && json_array_size(suspects))
                         rc = c->ops->barrier(c->flow, c->src, c->dst,
-                                             c->drain_timeout_ms, &c->abort,
-                                             id, sizeof(id), err, sizeof(err));
+                                             c->drain_timeout_ms, &c->abort, id,
+                                             sizeof(id), err, sizeof(err));
                 size_t si;
                 json_t *sus;
                 json_array_foreach(rc ? NULL : suspects, si, sus)

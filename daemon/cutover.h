@@ -40,13 +40,12 @@
 /* What the cutover needs of the flow that carries the stream. Called
  * from the cutover's thread; flow is the opaque given to cutover_start. */
 struct cutover_ops {
-        /* @returns NULL, or why the flow cannot cut over now */
-        const char *(*refuse)(void *flow);
+        /* @returns true, with why, when the flow cannot cut over now */
+        bool (*refuse)(void *flow, char *why, size_t why_size);
         /* @returns whether every planned backfill is done */
         bool (*backfill_done)(void *flow);
         /* @brief Lags in seconds; total is held against max_lag. */
-        void (*lags)(void *flow, double *source, double *sink,
-                     double *total);
+        void (*lags)(void *flow, double *source, double *sink, double *total);
         /* @returns the keys carried while recording; lives with flow */
         struct touched_keys *(*touched)(void *flow);
         /* Passes a barrier through the whole stream (barrier.h). */

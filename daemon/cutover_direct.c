@@ -7,11 +7,14 @@
 
 #include "daemon/barrier.h"
 
-static const char *direct_refuse(void *flow)
+#include <stdio.h>
+
+static bool direct_refuse(void *flow, char *why, size_t why_size)
 {
-        if (pipeline_paused(flow))
-                return "the sink is paused: ferryctl resume first";
-        return NULL;
+        if (!pipeline_paused(flow))
+                return false;
+        snprintf(why, why_size, "the sink is paused: ferryctl resume first");
+        return true;
 }
 
 static bool direct_backfill_done(void *flow)
@@ -19,8 +22,7 @@ static bool direct_backfill_done(void *flow)
         return pipeline_backfill_done(flow);
 }
 
-static void direct_lags(void *flow, double *source, double *sink,
-                        double *total)
+static void direct_lags(void *flow, double *source, double *sink, double *total)
 {
         pipeline_lags(flow, source, sink, total);
 }
@@ -37,8 +39,8 @@ static int direct_barrier(void *flow, MYSQL *src, MYSQL *dst,
                           char *id, size_t id_size, char *errstr,
                           size_t errstr_size)
 {
-        return barrier_pass(pipeline_config(flow), src, dst, timeout_ms,
-                            abort, id, id_size, errstr, errstr_size);
+        return barrier_pass(pipeline_config(flow), src, dst, timeout_ms, abort,
+                            id, id_size, errstr, errstr_size);
 }
 
 static void direct_set_retiring(void *flow, bool on)

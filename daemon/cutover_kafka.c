@@ -32,22 +32,21 @@ struct cutover_kafka {
         struct mapping *map;
 };
 
-static const char *kafka_refuse(void *flow)
+static bool kafka_refuse(void *flow, char *why, size_t why_size)
 {
         struct cutover_kafka *ck = flow;
-        static _Thread_local char why[600];
         char r[512];
         if (!kafka_source_ready(ck->ks, r, sizeof(r))) {
-                snprintf(why, sizeof(why), "the kafka source is not "
-                         "streaming: %s", r);
-                return why;
+                snprintf(why, why_size, "the kafka source is not streaming: %s",
+                         r);
+                return true;
         }
         if (ck->sink && !kafka_sink_ready(ck->sink, r, sizeof(r))) {
-                snprintf(why, sizeof(why), "the kafka sink is not "
-                         "streaming: %s", r);
-                return why;
+                snprintf(why, why_size, "the kafka sink is not streaming: %s",
+                         r);
+                return true;
         }
-        return NULL;
+        return false;
 }
 
 static bool kafka_backfill_done(void *flow)
@@ -58,8 +57,7 @@ static bool kafka_backfill_done(void *flow)
 
 /* With the sink elsewhere only the source's lag is known here; the
  * drain, bounded by drain_timeout, is what waits for remote sinks. */
-static void kafka_lags(void *flow, double *source, double *sink,
-                       double *total)
+static void kafka_lags(void *flow, double *source, double *sink, double *total)
 {
         struct cutover_kafka *ck = flow;
         double s, k, t;
@@ -78,20 +76,22 @@ static struct touched_keys *kafka_touched(void *flow)
         return kafka_source_touched_keys(ck->ks);
 }
 
-/* @returns whether to give up (errstr says why) */
+/* @returns whether to give up, with errstr saying why: "<who> did not
+ * <did> barrier ID within Nms" */
 static bool out_of_time(const atomic_bool *abort, uint64_t deadline,
-                        const char *what, const char *id, int64_t timeout_ms,
-                        char *errstr, size_t errstr_size)
+                        const char *who, const char *did, const char *id,
+                        int64_t timeout_ms, char *errstr, size_t errstr_size)
 {
         if (abort && atomic_load(abort)) {
-                snprintf(errstr, errstr_size, "aborted while waiting for %s",
-                         what);
+                snprintf(errstr, errstr_size,
+                         "aborted while waiting for %s to %s barrier %s", who,
+                         did, id);
                 return true;
         }
         if (clock_mono_ms() > deadline) {
                 snprintf(errstr, errstr_size,
-                         "%s did not apply barrier %s within %lldms", what,
-                         id, (long long)timeout_ms);
+                         "%s did not %s barrier %s within %lldms", who, did, id,
+                         (long long)timeout_ms);
                 return true;
         }
         return false;
@@ -123,8 +123,8 @@ static int read_barriers(MYSQL *dst, const char *sql, json_t **out,
 
 /* How many partitions of sent do not show id yet; the first one in
  * first. */
-static size_t missing(json_t *sent, json_t *seen, const char *id,
-                      char *first, size_t first_size, size_t *total)
+static size_t missing(json_t *sent, json_t *seen, const char *id, char *first,
+                      size_t first_size, size_t *total)
 {
         const char *topic;
         json_t *n;
@@ -172,8 +172,8 @@ static int wait_applied(struct cutover_kafka *ck, MYSQL *dst, json_t *sent,
                 json_decref(seen);
                 if (!miss)
                         break;
-                if (out_of_time(abort, deadline, "the sink", id, timeout_ms,
-                                err, sizeof(err))) {
+                if (out_of_time(abort, deadline, "the sink", "apply", id,
+                                timeout_ms, err, sizeof(err))) {
                         snprintf(errstr, errstr_size,
                                  "%s on %zu of %zu partitions (%s first; "
                                  "are the sink workers of group %s "
@@ -188,10 +188,9 @@ static int wait_applied(struct cutover_kafka *ck, MYSQL *dst, json_t *sent,
         return rc;
 }
 
-static int kafka_barrier(void *flow, MYSQL *src, MYSQL *dst,
-                         int64_t timeout_ms, const atomic_bool *abort,
-                         char *id, size_t id_size, char *errstr,
-                         size_t errstr_size)
+static int kafka_barrier(void *flow, MYSQL *src, MYSQL *dst, int64_t timeout_ms,
+                         const atomic_bool *abort, char *id, size_t id_size,
+                         char *errstr, size_t errstr_size)
 {
         struct cutover_kafka *ck = flow;
         uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
@@ -202,8 +201,8 @@ static int kafka_barrier(void *flow, MYSQL *src, MYSQL *dst,
          * to which partitions (the topics may have grown since). */
         json_t *sent;
         while (!(sent = kafka_source_barrier_sent(ck->ks, id))) {
-                if (out_of_time(abort, deadline, "the kafka source", id,
-                                timeout_ms, errstr, errstr_size))
+                if (out_of_time(abort, deadline, "the kafka source", "produce",
+                                id, timeout_ms, errstr, errstr_size))
                         return FERRY_ERR_RETRY;
                 clock_sleep_ms(1);
         }

@@ -61,9 +61,9 @@ static bool direct_cut_over(void *f)
 }
 
 const struct flow_ops flow_direct = {
-        "direct pipeline", direct_start, direct_request_stop, direct_finished,
-        direct_free,       direct_ready, direct_lags,         direct_cutover,
-        direct_cut_over,
+        "direct pipeline", direct_start,   direct_request_stop,
+        direct_finished,   direct_free,    direct_ready,
+        direct_lags,       direct_cutover, direct_cut_over,
 };
 
 static int ksrc_start(const struct cfg *cfg, struct metrics *reg, void **out,
@@ -109,9 +109,8 @@ static bool ksrc_cut_over(void *f)
 }
 
 static const struct flow_ops flow_kafka_source = {
-        "kafka source", ksrc_start, ksrc_request_stop, ksrc_finished,
-        ksrc_free,      ksrc_ready, ksrc_lags,         ksrc_cutover,
-        ksrc_cut_over,
+        "kafka source", ksrc_start, ksrc_request_stop, ksrc_finished, ksrc_free,
+        ksrc_ready,     ksrc_lags,  ksrc_cutover,      ksrc_cut_over,
 };
 
 static int ksink_start(const struct cfg *cfg, struct metrics *reg, void **out,
@@ -165,9 +164,9 @@ static bool ksink_cut_over(void *f)
 }
 
 static const struct flow_ops flow_kafka_sink = {
-        "kafka sink", ksink_start, ksink_request_stop, ksink_finished,
-        ksink_free,   ksink_ready, ksink_lags,         ksink_cutover,
-        ksink_cut_over,
+        "kafka sink",   ksink_start,   ksink_request_stop,
+        ksink_finished, ksink_free,    ksink_ready,
+        ksink_lags,     ksink_cutover, ksink_cut_over,
 };
 
 /* role = all with Kafka: both roles in one process, each with its own

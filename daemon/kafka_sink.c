@@ -219,8 +219,7 @@ void kafka_sink_lags(struct kafka_sink *ks, double *source, double *sink,
         *total = lag;
 }
 
-void kafka_sink_pipeline_name(const struct cfg *cfg, char *out,
-                              size_t out_size)
+void kafka_sink_pipeline_name(const struct cfg *cfg, char *out, size_t out_size)
 {
         /* The group's members share the partitions, so their rows too. */
         snprintf(out, out_size, "kafka:%.240s", cfg->sink.group);

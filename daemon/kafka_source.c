@@ -320,10 +320,10 @@ static int on_event(struct ferry_event *ev, void *opaque)
                  * after what came before it there. */
                 char gtid[GTID_STR_MAX];
                 json_t *sent = NULL;
-                rc = kafka_producer_barrier(
-                        ks->prod, ev->mark, gtid_format(&ev->pos.gtid, gtid),
-                        ks->cfg->source.db.database, &sent, &ks->epoch_stop,
-                        err, sizeof(err));
+                rc = kafka_producer_barrier(ks->prod, ev->mark,
+                                            gtid_format(&ev->pos.gtid, gtid),
+                                            ks->cfg->source.db.database, &sent,
+                                            &ks->epoch_stop, err, sizeof(err));
                 if (rc == 0)
                         keep_barrier(ks, ev->mark, sent);
                 break;
@@ -897,10 +897,9 @@ int kafka_source_barrier(struct kafka_source *ks, const char *id, char *errstr,
                 snprintf(errstr, errstr_size, "kafka source not running");
                 rc = FERRY_ERR_RETRY;
         } else {
-                rc = kafka_producer_barrier(ks->prod, id, gtid,
-                                            ks->cfg->source.db.database, NULL,
-                                            &ks->epoch_stop, errstr,
-                                            errstr_size);
+                rc = kafka_producer_barrier(
+                        ks->prod, id, gtid, ks->cfg->source.db.database, NULL,
+                        &ks->epoch_stop, errstr, errstr_size);
         }
         pthread_mutex_unlock(&ks->lock);
         return rc;

@@ -11,8 +11,8 @@
 
 struct touched_keys {
         pthread_mutex_t lock;
-        json_t *keys;        /* NULL when not recording */
-        atomic_bool on;      /* keys != NULL, readable without the lock */
+        json_t *keys;   /* NULL when not recording */
+        atomic_bool on; /* keys != NULL, readable without the lock */
         size_t n;
         bool overflow;
 };
@@ -108,8 +108,8 @@ void touched_keys_merge(struct touched_keys *tk, json_t *keys, bool overflow)
                                 json_object_set(dst, k, v);
                         }
                 }
-                tk->overflow = tk->overflow || overflow ||
-                               tk->n > TOUCHED_KEYS_MAX;
+                tk->overflow =
+                        tk->overflow || overflow || tk->n > TOUCHED_KEYS_MAX;
         }
         pthread_mutex_unlock(&tk->lock);
 }

@@ -29,8 +29,7 @@ void touched_keys_free(struct touched_keys *tk);
 bool touched_keys_recording(struct touched_keys *tk);
 
 /* @brief Remembers key (borrowed) of table, if recording. @context any */
-void touched_keys_add(struct touched_keys *tk, const char *table,
-                      json_t *key);
+void touched_keys_add(struct touched_keys *tk, const char *table, json_t *key);
 
 /* @brief Starts remembering, dropping what was remembered. */
 void touched_keys_start(struct touched_keys *tk);
