@@ -7,6 +7,7 @@ ferry.offsets; then verifies and switches as with the direct transport.
 A sink that is down makes it give up within drain_timeout, with the
 source writable again and nothing lost once the sink is back."""
 import json
+import threading
 import time
 
 import MySQLdb
@@ -227,6 +228,50 @@ def test_cutover_gives_up_when_a_sink_is_down(server, dbs, kafka, tmp_path):
         fk = Ferryd(ck)
         assert converge(server, src, dst, timeout=60) == [], \
             "".join(fs.log[-15:] + fk.log[-15:])
+        assert fs.stop() == 0 and fk.stop() == 0
+    finally:
+        fs.kill()
+        fk.kill()
+
+
+def test_abort_while_draining(server, dbs, kafka, tmp_path):
+    """ferryctl abort ends a drain that waits for a sink at once: the
+    pause is released long before lock_timeout."""
+    src, dst = dbs
+    grant(server, src, src + "_retired")
+    insert_users(server, src, 1, 10)
+    topics(kafka, src)
+    cs = config(tmp_path, server, src, dst, kafka, "source", "src",
+                lock_timeout="20s", drain_timeout="30s")
+    ck = config(tmp_path, server, src, dst, kafka, "sink", "sink")
+    fs, fk = Ferryd(cs), Ferryd(ck)
+    try:
+        fs.wait_log(r"binlog source connected")
+        assert converge(server, src, dst, timeout=60) == []
+        assert fk.stop() == 0
+        result = {}
+        t = threading.Thread(
+            target=lambda: result.update(r=cutover(cs, "--dry-run")),
+            daemon=True)
+        t.start()
+        deadline = time.monotonic() + 30
+        while status(cs).get("cutover_step") != "draining":
+            assert time.monotonic() < deadline, status(cs)
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        r = ferryctl(cs, "abort")
+        assert r.returncode == 0, r.stderr
+        t.join(15)
+        assert not t.is_alive()
+        assert time.monotonic() - t0 < 5
+        r = result["r"]
+        assert r.returncode == 1 and "aborted" in r.stderr, r.stderr
+        s = status(cs)
+        assert s["last_cutover"]["result"] == "aborted", s
+        assert s["last_cutover"]["pause_ms"] < 5000, s
+        insert_users(server, src, 100, 3)
+        fk = Ferryd(ck)
+        assert converge(server, src, dst, timeout=60) == []
         assert fs.stop() == 0 and fk.stop() == 0
     finally:
         fs.kill()
