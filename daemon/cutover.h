@@ -4,14 +4,17 @@
  *
  *  1. refuse unless the backfill is done and lag is under max_lag;
  *  2. verify online (full, with a re-check of differing chunks once the
- *     stream caught up); the sink starts remembering applied keys;
+ *     stream caught up); the flow starts remembering the keys it
+ *     carries (the direct sink what it applies, the Kafka source what
+ *     it produces);
  *  3. pause writes: LOCK TABLES ... READ on the mapped source tables on a
  *     dedicated connection; each attempt waits a bounded time (the
  *     server's max_statement_time interrupts the metadata-lock wait) and
  *     a failed attempt lets writers through before the next;
  *  4. barrier: a ferry.signal row through the binlog; wait until the
- *     target's ferry.offsets shows the sink applied it;
- *  5. verify in the pause: the keys applied since step 2, and row counts;
+ *     target's ferry.offsets shows the sink applied it (with Kafka: on
+ *     every partition it was produced to);
+ *  5. verify in the pause: the keys carried since step 2, and row counts;
  *  6. switch: rename (the old tables move to retired_schema with one
  *     RENAME queued behind our lock, so it wins over waiting writers),
  *     exec:PATH (its exit code decides) or none; --dry-run skips it;
