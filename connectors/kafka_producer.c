@@ -384,15 +384,46 @@ out:
         return rc;
 }
 
+/* Opens the topics of db that exist in the cluster (md: all topics)
+ * but were not produced to yet. Under p->lock. */
+static int barrier_topics(struct kafka_producer *p, const char *db,
+                          const struct rd_kafka_metadata *md, char *errstr,
+                          size_t errstr_size)
+{
+        char prefix[512];
+        snprintf(prefix, sizeof(prefix), "%s.%s.", p->prefix, db);
+        size_t plen = strlen(prefix);
+        for (int i = 0; i < md->topic_cnt; i++) {
+                const char *name = md->topics[i].topic;
+                if (strncmp(name, prefix, plen) || !name[plen] ||
+                    md->topics[i].err)
+                        continue;
+                if (!topic_get(p, db, name + plen, errstr, errstr_size))
+                        return FERRY_ERR_RETRY;
+        }
+        return 0;
+}
+
+static const struct rd_kafka_metadata_topic *
+md_topic(const struct rd_kafka_metadata *md, const char *name)
+{
+        for (int i = 0; i < md->topic_cnt; i++)
+                if (!strcmp(md->topics[i].topic, name))
+                        return &md->topics[i];
+        return NULL;
+}
+
 int kafka_producer_barrier(struct kafka_producer *p, const char *id,
-                           const char *gtid, atomic_bool *stop, char *errstr,
-                           size_t errstr_size)
+                           const char *gtid, const char *db, json_t **sent,
+                           atomic_bool *stop, char *errstr, size_t errstr_size)
 {
         struct buf key, value;
         int rc = 0;
         json_t *k = json_pack("{s:s}", "__ferry_barrier", id);
         json_t *v = json_pack("{s:s, s:s, s:{s:s}}", "op", "barrier", "barrier",
                               id, "source", "gtid", gtid);
+        json_t *out = json_object();
+        const struct rd_kafka_metadata *md = NULL;
         buf_init(&key);
         buf_init(&value);
         if (!k || !v || event_json_dump(k, &key) ||
@@ -404,36 +435,50 @@ int kafka_producer_barrier(struct kafka_producer *p, const char *id,
                 goto out;
         }
         pthread_mutex_lock(&p->lock);
+        /* One request for every topic: asking for a topic by name could
+         * create it (auto.create.topics.enable), listing cannot. */
+        rd_kafka_resp_err_t e =
+                rd_kafka_metadata(p->rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
+        if (e) {
+                snprintf(errstr, errstr_size, "barrier: metadata: %s",
+                         rd_kafka_err2str(e));
+                rc = FERRY_ERR_RETRY;
+        } else if (db) {
+                rc = barrier_topics(p, db, md, errstr, errstr_size);
+        }
         for (size_t i = 0; i < p->ntopics && rc == 0; i++) {
                 rd_kafka_topic_t *rkt = p->topics[i].rkt;
-                const struct rd_kafka_metadata *md = NULL;
-                rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, rkt, &md,
-                                                          METADATA_TIMEOUT_MS);
-                if (!e && (md->topic_cnt != 1 || md->topics[0].err))
-                        e = md->topic_cnt ? md->topics[0].err
-                                          : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-                if (e) {
-                        snprintf(errstr, errstr_size,
-                                 "barrier: metadata of "
-                                 "%s: %s",
-                                 rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
+                const char *name = rd_kafka_topic_name(rkt);
+                const struct rd_kafka_metadata_topic *mt = md_topic(md, name);
+                if (!mt || mt->err || mt->partition_cnt < 1) {
+                        snprintf(
+                                errstr, errstr_size,
+                                "barrier: metadata of %s: %s", name,
+                                rd_kafka_err2str(
+                                        mt ? mt->err
+                                           : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
                         rc = FERRY_ERR_RETRY;
-                } else {
-                        int n = md->topics[0].partition_cnt;
-                        for (int32_t part = 0; part < n && rc == 0; part++)
-                                rc = produce(p, rkt, part, key.data, key.len,
-                                             value.data, value.len, stop,
-                                             errstr, errstr_size);
-                        if (rc == 0)
-                                log_info("kafka: barrier produced id=%s "
-                                         "topic=%s partitions=%d gtid=%s",
-                                         id, rd_kafka_topic_name(rkt), n, gtid);
+                        break;
                 }
-                if (md)
-                        rd_kafka_metadata_destroy(md);
+                int n = mt->partition_cnt;
+                for (int32_t part = 0; part < n && rc == 0; part++)
+                        rc = produce(p, rkt, part, key.data, key.len,
+                                     value.data, value.len, stop, errstr,
+                                     errstr_size);
+                if (rc == 0) {
+                        json_object_set_new(out, name, json_integer(n));
+                        log_info("kafka: barrier produced id=%s "
+                                 "topic=%s partitions=%d gtid=%s",
+                                 id, name, n, gtid);
+                }
         }
         pthread_mutex_unlock(&p->lock);
 out:
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (rc == 0 && sent)
+                *sent = json_incref(out);
+        json_decref(out);
         json_decref(k);
         json_decref(v);
         buf_free(&key);

@@ -17,6 +17,8 @@
 #include "transforms/event.h"
 #include "transforms/event_json.h"
 
+#include <jansson.h>
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -79,12 +81,18 @@ int kafka_producer_send(struct kafka_producer *p, const struct ferry_event *ev,
  *        {"op":"barrier","barrier":"<id>","source":{"gtid":"<gtid>"}}.
  *        A sink that has seen the barrier on all its partitions has
  *        applied everything before gtid.
+ * @param db  if not NULL, also every topic of this source database
+ *            (<prefix>.<db>.*) that exists in the cluster: a sink may
+ *            still be reading one this producer has not written to
+ * @param sent  if not NULL, on success: {topic: partition count} of
+ *              what the barrier went to (a new reference)
  * @returns 0, FERRY_ERR_RETRY (metadata not available), FERRY_ERR_STOP
  *          or FERRY_ERR_FATAL.
  * @context any thread
  */
 int kafka_producer_barrier(struct kafka_producer *p, const char *id,
-                           const char *gtid, atomic_bool *stop, char *errstr,
+                           const char *gtid, const char *db, json_t **sent,
+                           atomic_bool *stop, char *errstr,
                            size_t errstr_size) FERRY_WUR;
 
 /* @brief Serves delivery reports and errors for up to timeout_ms; during

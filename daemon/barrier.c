@@ -16,20 +16,28 @@
 
 #define POLL_MS 2
 
+int barrier_write(const struct cfg *cfg, MYSQL *src, char *id, size_t id_size,
+                  char *errstr, size_t errstr_size)
+{
+        static atomic_uint seq;
+        char err[512];
+        snprintf(id, id_size, "barrier-%u-%d-%u", cfg->source.server_id,
+                 (int)getpid(), atomic_fetch_add(&seq, 1));
+        int rc = signal_table_write(src, id, "barrier", "", err, sizeof(err));
+        if (rc)
+                snprintf(errstr, errstr_size, "barrier: %s", err);
+        return rc;
+}
+
 int barrier_pass(const struct cfg *cfg, MYSQL *src, MYSQL *dst,
                  int64_t timeout_ms, const atomic_bool *abort, char *id,
                  size_t id_size, char *errstr, size_t errstr_size)
 {
-        static atomic_uint seq;
         char name[300], got[128], err[512];
         uint64_t deadline = clock_mono_ms() + (uint64_t)timeout_ms;
-        snprintf(id, id_size, "barrier-%u-%d-%u", cfg->source.server_id,
-                 (int)getpid(), atomic_fetch_add(&seq, 1));
-        int rc = signal_table_write(src, id, "barrier", "", err, sizeof(err));
-        if (rc) {
-                snprintf(errstr, errstr_size, "barrier: %s", err);
+        int rc = barrier_write(cfg, src, id, id_size, errstr, errstr_size);
+        if (rc)
                 return rc;
-        }
         pipeline_name(cfg, name, sizeof(name));
         struct buf q;
         buf_init(&q);

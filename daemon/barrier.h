@@ -17,6 +17,24 @@
 #include <stdint.h>
 
 /**
+ * @brief How a flow passes a barrier: writes one on src (its id into
+ *        id) and waits until the sink(s) behind dst applied it, as
+ *        barrier_pass does for the direct pipeline.
+ * @returns 0, FERRY_ERR_RETRY on timeout or abort, or another error
+ */
+typedef int(barrier_fn)(void *opaque, MYSQL *src, MYSQL *dst,
+                        int64_t timeout_ms, const atomic_bool *abort, char *id,
+                        size_t id_size, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Writes a new barrier row (kind "barrier") into src's
+ *        ferry.signal; its id, unique per process, goes into id.
+ * @returns 0 or a db_classify() code, with errstr
+ */
+int barrier_write(const struct cfg *cfg, MYSQL *src, char *id, size_t id_size,
+                  char *errstr, size_t errstr_size) FERRY_WUR;
+
+/**
  * @brief Writes a new barrier on src (id returned in id, unique per
  *        process) and waits until dst shows it applied.
  * @param timeout_ms  give up after this long

@@ -718,6 +718,15 @@ static void cross_check(struct parse_state *ps)
                 require(ps, "sink", "user", " (role includes the sink)");
                 require(ps, "sink", "database", " (role includes the sink)");
                 require(ps, "sink", "mapping", " (role includes the sink)");
+        } else if (cfg->sink.db.user || cfg->sink.db.database ||
+                   cfg->sink.mapping) {
+                /* Optional for the source role, but all or nothing: the
+                 * cutover verifies the target through the mapping. */
+                const char *why = " (role = source with a [sink] target, "
+                                  "which the cutover verifies)";
+                require(ps, "sink", "user", why);
+                require(ps, "sink", "database", why);
+                require(ps, "sink", "mapping", why);
         }
         if (cfg->daemon.transport == CFG_TRANSPORT_KAFKA)
                 require(ps, "kafka", "brokers", " (transport = kafka)");

@@ -191,8 +191,6 @@ static void verb_verify(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_cutover(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!direct_only(opaque, req))
-                return;
         struct service *s = opaque;
         if (s->cutover || s->verify) {
                 control_req_fail(req, "a %s is already running",
@@ -204,8 +202,14 @@ static void verb_cutover(void *opaque, struct control_req *req, json_t *args)
                 return;
         }
         bool dry = json_is_true(json_object_get(args, "dry_run"));
-        s->cutover =
-                cutover_start(s->cfg, s->pipe, pipeline_mapping(s->pipe), dry);
+        const struct cutover_ops *ops;
+        void *target;
+        char err[1024];
+        if (s->ops->cutover(s->flow, s->cfg, &ops, &target, err, sizeof(err))) {
+                control_req_fail(req, "%s", err);
+                return;
+        }
+        s->cutover = cutover_start(s->cfg, ops, target, dry);
         s->cutover_req = req;
         metric_enum_set(s->m_state, 3);
 }

@@ -38,7 +38,9 @@
 
 struct cutover {
         const struct cfg *cfg;
-        struct pipeline *p;
+        const struct cutover_ops *ops;
+        void *flow;
+        struct touched_keys *tk;
         const struct mapping *m;
         bool dry_run;
         /* Copied at the start: SIGHUP may change the config meanwhile. */
@@ -221,15 +223,14 @@ static int preconditions(struct cutover *c)
                 return fail(c, "refused",
                             "no mapped table is selected by "
                             "[source] tables");
-        if (pipeline_paused(c->p))
-                return fail(c, "refused",
-                            "the sink is paused: ferryctl "
-                            "resume first");
-        if (!pipeline_backfill_done(c->p))
+        char why[768];
+        if (c->ops->refuse(c->flow, why, sizeof(why)))
+                return fail(c, "refused", "%s", why);
+        if (!c->ops->backfill_done(c->flow))
                 return fail(c, "refused",
                             "the backfill is not done yet "
                             "(see ferryctl status)");
-        pipeline_lags(c->p, &src, &snk, &total);
+        c->ops->lags(c->flow, &src, &snk, &total);
         if (total * 1000.0 > (double)c->max_lag_ms)
                 return fail(c, "refused",
                             "lag %.1fs is over max_lag %.1fs: wait for the "
@@ -266,11 +267,11 @@ static int verify_online(struct cutover *c)
 {
         char err[1024];
         json_t *rep;
-        pipeline_touch_start(c->p);
+        touched_keys_start(c->tk);
         /* A sink that cannot catch up fails this within drain_timeout. */
         if (verify_settled(c->cfg, c->m, c->src, c->dst, NULL, RECHECKS,
-                           c->drain_timeout_ms, &c->abort, &rep, err,
-                           sizeof(err)))
+                           c->drain_timeout_ms, c->ops->barrier, c->flow,
+                           &c->abort, &rep, err, sizeof(err)))
                 return fail(c, "failed", "verify: %s", err);
         return report_json(c, "online", rep);
 }
@@ -290,7 +291,7 @@ static int narrow_touched(struct cutover *c)
         bool reported = false; /* fail() already said why */
         for (int round = 0; round < NARROW_ROUNDS; round++) {
                 bool overflow;
-                json_t *old = pipeline_touch_restart(c->p, &overflow);
+                json_t *old = touched_keys_restart(c->tk, &overflow);
                 size_t n = 0;
                 const char *table;
                 json_t *keys;
@@ -300,13 +301,13 @@ static int narrow_touched(struct cutover *c)
                         /* Overflowed: the pause verifies everything; few:
                          * the pause checks them with the rest. Put them
                          * back either way. */
-                        pipeline_touch_merge(c->p, old, overflow);
+                        touched_keys_merge(c->tk, old, overflow);
                         json_decref(old);
                         break;
                 }
-                int rc = barrier_pass(cfg, c->src, c->dst, c->drain_timeout_ms,
-                                      &c->abort, id, sizeof(id), err,
-                                      sizeof(err));
+                int rc = c->ops->barrier(c->flow, c->src, c->dst,
+                                         c->drain_timeout_ms, &c->abort, id,
+                                         sizeof(id), err, sizeof(err));
                 json_t *suspects = json_array(); /* [[table, key text]] */
                 json_object_foreach(old, table, keys)
                 {
@@ -327,7 +328,7 @@ static int narrow_touched(struct cutover *c)
                                  * the pause, which checks the table */
                                 json_t *back = json_object();
                                 json_object_set(back, table, keys);
-                                pipeline_touch_merge(c->p, back, false);
+                                touched_keys_merge(c->tk, back, false);
                                 json_decref(back);
                                 rc = 0;
                                 continue;
@@ -360,9 +361,9 @@ static int narrow_touched(struct cutover *c)
                  * has passed, any such change is applied, so the sink has
                  * remembered it; one it has not is a real difference. */
                 if (!rc && json_array_size(suspects))
-                        rc = barrier_pass(cfg, c->src, c->dst,
-                                          c->drain_timeout_ms, &c->abort, id,
-                                          sizeof(id), err, sizeof(err));
+                        rc = c->ops->barrier(c->flow, c->src, c->dst,
+                                             c->drain_timeout_ms, &c->abort, id,
+                                             sizeof(id), err, sizeof(err));
                 size_t si;
                 json_t *sus;
                 json_array_foreach(rc ? NULL : suspects, si, sus)
@@ -371,7 +372,7 @@ static int narrow_touched(struct cutover *c)
                                 json_string_value(json_array_get(sus, 0));
                         const char *sk =
                                 json_string_value(json_array_get(sus, 1));
-                        if (!pipeline_touched(c->p, st, sk)) {
+                        if (!touched_keys_hit(c->tk, st, sk)) {
                                 reported = true;
                                 rc = fail(c, "failed",
                                           "%s key %s differs and was not "
@@ -458,8 +459,9 @@ static int drain(struct cutover *c)
 {
         char err[512];
         int64_t left = budget_ms(c);
-        if (barrier_pass(c->cfg, c->src, c->dst, left > 0 ? left : 0, &c->abort,
-                         c->barrier, sizeof(c->barrier), err, sizeof(err)))
+        if (c->ops->barrier(c->flow, c->src, c->dst, left > 0 ? left : 0,
+                            &c->abort, c->barrier, sizeof(c->barrier), err,
+                            sizeof(err)))
                 return fail(c, "failed",
                             "draining (within lock_timeout "
                             "and drain_timeout): %s",
@@ -473,7 +475,7 @@ static int verify_paused(struct cutover *c)
         const struct cfg *cfg = c->cfg;
         char err[1024];
         bool overflow;
-        json_t *touched = pipeline_touch_take(c->p, &overflow);
+        json_t *touched = touched_keys_take(c->tk, &overflow);
         int rc = 0;
         int64_t left = budget_ms(c);
         if (limit_session(c->src, left, err, sizeof(err)) ||
@@ -630,11 +632,11 @@ static int switch_rename(struct cutover *c)
         }
         unsigned long rid = mysql_thread_id(c->rename_conn);
         /* The RENAME in the binlog ends the stream instead of failing it. */
-        pipeline_set_retiring(c->p, true);
+        c->ops->set_retiring(c->flow, true);
         if (mysql_send_query(c->rename_conn, q.data, (unsigned long)q.len)) {
                 snprintf(err, sizeof(err), "%s", mysql_error(c->rename_conn));
                 buf_free(&q);
-                pipeline_set_retiring(c->p, false);
+                c->ops->set_retiring(c->flow, false);
                 return fail(c, "failed", "rename: %s", err);
         }
         buf_free(&q);
@@ -655,7 +657,7 @@ static int switch_rename(struct cutover *c)
         }
         release(c);
         if (mysql_read_query_result(c->rename_conn)) {
-                pipeline_set_retiring(c->p, false);
+                c->ops->set_retiring(c->flow, false);
                 return fail(c, "failed",
                             "rename to %s failed, the old "
                             "tables stay in place: %s",
@@ -671,7 +673,7 @@ static int switch_rename(struct cutover *c)
 static void record(struct cutover *c)
 {
         char name[300], err[512], value[256];
-        pipeline_name(c->cfg, name, sizeof(name));
+        c->ops->name(c->cfg, name, sizeof(name));
         snprintf(value, sizeof(value), "%s at %lld action=%s", c->barrier,
                  (long long)time(NULL), c->cfg->cutover.action);
         struct buf q;
@@ -690,7 +692,7 @@ static void record(struct cutover *c)
                           err);
         buf_free(&q);
         if (strcmp(c->cfg->cutover.action, "rename"))
-                pipeline_end_at_cutover(c->p);
+                c->ops->end(c->flow);
 }
 
 static int make_switch(struct cutover *c)
@@ -800,7 +802,7 @@ static void *cutover_main(void *arg)
         if (!c->result)
                 c->result = "failed";
         bool overflow;
-        json_decref(pipeline_touch_take(c->p, &overflow));
+        json_decref(touched_keys_take(c->tk, &overflow));
         if (c->pause_ms > 0)
                 json_object_set_new(c->steps, "pause_ms",
                                     json_real(c->pause_ms));
@@ -824,13 +826,16 @@ static void *cutover_main(void *arg)
         return NULL;
 }
 
-struct cutover *cutover_start(const struct cfg *cfg, struct pipeline *p,
-                              const struct mapping *m, bool dry_run)
+struct cutover *cutover_start(const struct cfg *cfg,
+                              const struct cutover_ops *ops, void *flow,
+                              bool dry_run)
 {
         struct cutover *c = xcalloc(1, sizeof(*c));
         c->cfg = cfg;
-        c->p = p;
-        c->m = m;
+        c->ops = ops;
+        c->flow = flow;
+        c->tk = ops->touched(flow);
+        c->m = ops->mapping(flow);
         c->dry_run = dry_run;
         c->max_lag_ms = cfg->cutover.max_lag_ms;
         c->lock_timeout_ms = cfg->cutover.lock_timeout_ms;
@@ -883,5 +888,6 @@ void cutover_free(struct cutover *c)
         free(c->tables);
         json_decref(c->steps);
         json_decref(c->verify);
+        c->ops->release(c->flow);
         free(c);
 }

@@ -3,6 +3,8 @@
  */
 #include "daemon/flow.h"
 
+#include "daemon/cutover_flows.h"
+
 #include "daemon/kafka_sink.h"
 #include "daemon/kafka_source.h"
 #include "daemon/pipeline.h"
@@ -42,9 +44,26 @@ static void direct_lags(void *f, double *a, double *b, double *c)
         pipeline_lags(f, a, b, c);
 }
 
+static int direct_cutover(void *f, const struct cfg *cfg,
+                          const struct cutover_ops **ops, void **target,
+                          char *errstr, size_t errstr_size)
+{
+        (void)cfg;
+        (void)errstr;
+        (void)errstr_size;
+        *ops = &cutover_direct_ops;
+        *target = f;
+        return 0;
+}
+static bool direct_cut_over(void *f)
+{
+        return pipeline_cut_over(f);
+}
+
 const struct flow_ops flow_direct = {
-        "direct pipeline", direct_start, direct_request_stop, direct_finished,
-        direct_free,       direct_ready, direct_lags,
+        "direct pipeline", direct_start,   direct_request_stop,
+        direct_finished,   direct_free,    direct_ready,
+        direct_lags,       direct_cutover, direct_cut_over,
 };
 
 static int ksrc_start(const struct cfg *cfg, struct metrics *reg, void **out,
@@ -77,9 +96,21 @@ static void ksrc_lags(void *f, double *a, double *b, double *c)
         kafka_source_lags(f, a, b, c);
 }
 
+static int ksrc_cutover(void *f, const struct cfg *cfg,
+                        const struct cutover_ops **ops, void **target,
+                        char *errstr, size_t errstr_size)
+{
+        *ops = &cutover_kafka_ops;
+        return cutover_kafka_new(cfg, f, NULL, target, errstr, errstr_size);
+}
+static bool ksrc_cut_over(void *f)
+{
+        return kafka_source_cut_over(f);
+}
+
 static const struct flow_ops flow_kafka_source = {
-        "kafka source", ksrc_start, ksrc_request_stop, ksrc_finished,
-        ksrc_free,      ksrc_ready, ksrc_lags,
+        "kafka source", ksrc_start, ksrc_request_stop, ksrc_finished, ksrc_free,
+        ksrc_ready,     ksrc_lags,  ksrc_cutover,      ksrc_cut_over,
 };
 
 static int ksink_start(const struct cfg *cfg, struct metrics *reg, void **out,
@@ -112,9 +143,30 @@ static void ksink_lags(void *f, double *a, double *b, double *c)
         kafka_sink_lags(f, a, b, c);
 }
 
+/* The sink cannot pause the source's writes nor see its barriers. */
+static int ksink_cutover(void *f, const struct cfg *cfg,
+                         const struct cutover_ops **ops, void **target,
+                         char *errstr, size_t errstr_size)
+{
+        (void)f;
+        (void)cfg;
+        (void)ops;
+        (void)target;
+        snprintf(errstr, errstr_size,
+                 "this ferryd is a kafka sink: run ferryctl cutover against "
+                 "the ferryd with role = source (or all)");
+        return FERRY_ERR_CONFIG;
+}
+static bool ksink_cut_over(void *f)
+{
+        (void)f;
+        return false;
+}
+
 static const struct flow_ops flow_kafka_sink = {
-        "kafka sink", ksink_start, ksink_request_stop, ksink_finished,
-        ksink_free,   ksink_ready, ksink_lags,
+        "kafka sink",   ksink_start,   ksink_request_stop,
+        ksink_finished, ksink_free,    ksink_ready,
+        ksink_lags,     ksink_cutover, ksink_cut_over,
 };
 
 /* role = all with Kafka: both roles in one process, each with its own
@@ -192,6 +244,21 @@ static void kall_lags(void *f, double *a, double *b, double *c)
         (void)s2;
 }
 
+static int kall_cutover(void *f, const struct cfg *cfg,
+                        const struct cutover_ops **ops, void **target,
+                        char *errstr, size_t errstr_size)
+{
+        struct kafka_all *ka = f;
+        *ops = &cutover_kafka_ops;
+        return cutover_kafka_new(cfg, ka->src, ka->sink, target, errstr,
+                                 errstr_size);
+}
+static bool kall_cut_over(void *f)
+{
+        struct kafka_all *ka = f;
+        return kafka_source_cut_over(ka->src);
+}
+
 static const struct flow_ops flow_kafka_all = {
         "kafka source and sink",
         kall_start,
@@ -200,6 +267,8 @@ static const struct flow_ops flow_kafka_all = {
         kall_free,
         kall_ready,
         kall_lags,
+        kall_cutover,
+        kall_cut_over,
 };
 
 const struct flow_ops *flow_for(const struct cfg *cfg, char *errstr,

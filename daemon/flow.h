@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct cutover_ops;
+
 struct flow_ops {
         const char *name;
         int (*start)(const struct cfg *cfg, struct metrics *reg, void **out,
@@ -20,6 +22,14 @@ struct flow_ops {
         int (*free)(void *flow);
         bool (*ready)(void *flow, char *reason, size_t reason_size);
         void (*lags)(void *flow, double *source, double *sink, double *total);
+        /* What `ferryctl cutover` drives (cutover_flows.h): 0 with ops
+         * and target, or an error with one line saying why not. */
+        int (*cutover)(void *flow, const struct cfg *cfg,
+                       const struct cutover_ops **ops, void **target,
+                       char *errstr, size_t errstr_size);
+        /* @returns true once the stream ended at a cutover: the daemon
+         * stays up, in state cut_over. */
+        bool (*cut_over)(void *flow);
 };
 
 extern const struct flow_ops flow_direct;

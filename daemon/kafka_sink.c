@@ -121,8 +121,7 @@ int kafka_sink_start(const struct cfg *cfg, struct metrics *reg,
         sh->map = map;
         sh->reg = reg;
         atomic_init(&sh->stop, false);
-        snprintf(sh->pipeline, sizeof(sh->pipeline), "kafka:%.240s",
-                 cfg->sink.group);
+        kafka_sink_pipeline_name(cfg, sh->pipeline, sizeof(sh->pipeline));
         regex_escape(cfg->kafka.topic_prefix, prefix, sizeof(prefix));
         regex_escape(cfg->source.db.database, db, sizeof(db));
         snprintf(sh->topic_regex, sizeof(sh->topic_regex), "^%s\\.%s\\..+",
@@ -220,4 +219,10 @@ void kafka_sink_lags(struct kafka_sink *ks, double *source, double *sink,
         *source = 0;
         *sink = lag;
         *total = lag;
+}
+
+void kafka_sink_pipeline_name(const struct cfg *cfg, char *out, size_t out_size)
+{
+        /* The group's members share the partitions, so their rows too. */
+        snprintf(out, out_size, "kafka:%.240s", cfg->sink.group);
 }

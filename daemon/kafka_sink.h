@@ -44,4 +44,9 @@ bool kafka_sink_ready(struct kafka_sink *ks, char *reason, size_t reason_size);
 void kafka_sink_lags(struct kafka_sink *ks, double *source, double *sink,
                      double *total);
 
+/* @brief The name of the sink workers' rows in the target's
+ * ferry.offsets ("kafka:<group>"). */
+void kafka_sink_pipeline_name(const struct cfg *cfg, char *out,
+                              size_t out_size);
+
 #endif

@@ -21,8 +21,11 @@
 #include "connectors/snapshot.h"
 #include "connectors/table_filter.h"
 #include "daemon/ferry_version.h"
+#include "daemon/kafka_sink.h"
 #include "daemon/metric_names.h"
 #include "daemon/source_checkpoint.h"
+#include "daemon/touched_keys.h"
+#include "transforms/event_json.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -35,6 +38,7 @@
 #define CHECKPOINT_EVERY_MS 100   /* at most this often while busy */
 #define STOP_FLUSH_MS       10000 /* a clean stop waits this long for acks */
 #define ERROR_FLUSH_MS      3000  /* ... an epoch ending in error this long */
+#define BARRIERS_KEPT       8     /* barriers a cutover may still ask about */
 
 struct counter_slot {
         char *name;
@@ -61,6 +65,19 @@ struct kafka_source {
         struct kafka_producer *prod;
         struct kafka_acks *acks;
         char produced_gtid[1024]; /* position produced so far */
+        /* The last barriers produced, newest at (nbarriers-1) %
+         * BARRIERS_KEPT: where each went, {topic: partitions}. */
+        struct {
+                char id[128];
+                json_t *sent;
+        } barriers[BARRIERS_KEPT];
+        size_t nbarriers;
+
+        /* For the cutover (cutover_kafka.c). */
+        struct touched_keys *touched; /* keys produced while recording */
+        atomic_bool backfill_done;    /* every planned table copied */
+        atomic_bool retiring;         /* its RENAME ends the stream */
+        atomic_bool cut_over;         /* the stream ended at a cutover */
 
         /* Epoch state of the producing thread. */
         struct gtid_pos produced;
@@ -206,6 +223,40 @@ static void *ack_main(void *arg)
 
 /* ---- producing ------------------------------------------------------ */
 
+/* Remembers a row's key for the cutover: produced now, so applied by
+ * the sinks once the next barrier has passed. */
+static void touch(struct kafka_source *ks, const struct ferry_event *ev)
+{
+        char err[256];
+        json_t *key = event_json_key(ev, err, sizeof(err));
+        if (key)
+                touched_keys_add(ks->touched, ev->table->name, key);
+        json_decref(key);
+}
+
+static bool marks_done(json_t *marks)
+{
+        const char *k;
+        json_t *v;
+        json_object_foreach(marks, k, v)
+        {
+                if (strcmp(json_string_value(v), SNAPSHOT_DONE))
+                        return false;
+        }
+        return true;
+}
+
+/* Takes sent. */
+static void keep_barrier(struct kafka_source *ks, const char *id, json_t *sent)
+{
+        pthread_mutex_lock(&ks->lock);
+        size_t i = ks->nbarriers++ % BARRIERS_KEPT;
+        snprintf(ks->barriers[i].id, sizeof(ks->barriers[i].id), "%s", id);
+        json_decref(ks->barriers[i].sent);
+        ks->barriers[i].sent = sent;
+        pthread_mutex_unlock(&ks->lock);
+}
+
 /* Stops the source with rc and a reason (the callback's return value
  * would be taken as a reconnect for RETRY, so it returns STOP). */
 static int halt(struct kafka_source *ks, int rc, const char *err)
@@ -235,12 +286,15 @@ static int on_event(struct ferry_event *ev, void *opaque)
                                          sizeof(err));
                 if (rc == 0)
                         count_event(ks, ev);
+                if (rc == 0 && touched_keys_recording(ks->touched))
+                        touch(ks, ev);
                 break;
         case FERRY_EV_MARK:
                 json_object_set_new(ks->marks, ev->table->name,
                                     json_string(ev->mark));
                 free(ks->marks_text);
                 ks->marks_text = json_dumps(ks->marks, JSON_COMPACT);
+                atomic_store(&ks->backfill_done, marks_done(ks->marks));
                 break;
         case FERRY_EV_COMMIT: {
                 struct buf b;
@@ -265,9 +319,13 @@ static int on_event(struct ferry_event *ev, void *opaque)
                 /* On every partition, so each sink partition records it
                  * after what came before it there. */
                 char gtid[GTID_STR_MAX];
+                json_t *sent = NULL;
                 rc = kafka_producer_barrier(ks->prod, ev->mark,
                                             gtid_format(&ev->pos.gtid, gtid),
+                                            ks->cfg->source.db.database, &sent,
                                             &ks->epoch_stop, err, sizeof(err));
+                if (rc == 0)
+                        keep_barrier(ks, ev->mark, sent);
                 break;
         }
         case FERRY_EV_SNAPSHOT_REQUEST:
@@ -463,12 +521,54 @@ static void end_epoch(struct kafka_source *ks, int flush_ms)
         gtid_pos_free(&ks->produced);
 }
 
+/* A cutover recorded in the target (cutover.c, under the sinks' name)
+ * leaves nothing to stream: the tables may be gone, and reading their
+ * RENAME again would stop the stream with an error. Asked only when
+ * the config names a [sink] target; one that cannot be asked does not
+ * hold the source up (it then stops at the RENAME, as without one). */
+static bool cut_over_recorded(struct kafka_source *ks)
+{
+        const struct cfg *cfg = ks->cfg;
+        if (!cfg->sink.db.user || !cfg->sink.db.database)
+                return false;
+        struct db_endpoint ep = cfg_endpoint(&cfg->sink.db);
+        char name[300], err[512], got[512];
+        MYSQL *my;
+        if (db_connect(&my, &ep, 10, err, sizeof(err))) {
+                log_warning("kafka source: cannot ask the target whether it "
+                            "is cut over, streaming: %s",
+                            err);
+                return false;
+        }
+        kafka_sink_pipeline_name(cfg, name, sizeof(name));
+        struct buf q;
+        buf_init(&q);
+        buf_puts(&q, "SELECT position FROM ferry.offsets WHERE pipeline = ");
+        db_put_quoted(my, &q, name, strlen(name));
+        buf_puts(&q, " AND part = 'cutover'");
+        /* No ferry.offsets yet (no sink ran) is an error too: not cut
+         * over. */
+        int rc = db_query_value(my, buf_cstr(&q), got, sizeof(got), err,
+                                sizeof(err));
+        buf_free(&q);
+        mysql_close(my);
+        if (rc || !got[0])
+                return false;
+        log_info("cut over already (%s): nothing to stream", got);
+        return true;
+}
+
 /* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */
 static int run_epoch(struct kafka_source *ks)
 {
         const struct cfg *cfg = ks->cfg;
         char err[1024], *gtid = NULL;
         json_t *marks = NULL;
+
+        if (cut_over_recorded(ks)) {
+                atomic_store(&ks->cut_over, true);
+                return FERRY_ERR_STOP;
+        }
 
         int rc = source_checkpoint_read(cfg->daemon.state_dir, &gtid, &marks,
                                         err, sizeof(err));
@@ -493,6 +593,7 @@ static int run_epoch(struct kafka_source *ks)
         }
         ks->marks = marks;
         ks->marks_text = json_dumps(marks, JSON_COMPACT);
+        atomic_store(&ks->backfill_done, marks_done(marks));
         ks->cb_rc = 0;
         ks->cb_err[0] = '\0';
         atomic_store(&ks->persist_failed, false);
@@ -525,6 +626,7 @@ static int run_epoch(struct kafka_source *ks)
                 .start_gtid = gtid,
                 .max_retries = 0, /* it reconnects without repeating */
                 .snapshot = snap,
+                .retiring = &ks->retiring,
         };
         struct binlog_source *src = binlog_source_new(&o);
         pthread_mutex_lock(&ks->lock);
@@ -560,6 +662,9 @@ static int run_epoch(struct kafka_source *ks)
                 snprintf(ks->error, sizeof(ks->error), "source: %s", err);
                 if (ks->m_err_source)
                         metric_counter_inc(ks->m_err_source);
+        } else if (atomic_load(&ks->retiring)) {
+                /* The cutover's RENAME: the stream ends here. */
+                atomic_store(&ks->cut_over, true);
         }
         end_epoch(ks, rc == FERRY_ERR_STOP ? STOP_FLUSH_MS : ERROR_FLUSH_MS);
         if (rc == FERRY_ERR_STOP && atomic_load(&ks->persist_failed)) {
@@ -636,6 +741,12 @@ void kafka_source_lags(struct kafka_source *ks, double *source, double *sink,
                  pending = 0;
         bool caught_up = false, connected = false;
 
+        if (atomic_load(&ks->cut_over)) {
+                /* Nothing left to stream: nothing is behind. */
+                *source = *sink = *total = 0;
+                return;
+        }
+
         pthread_mutex_lock(&ks->lock);
         if (ks->src) {
                 struct binlog_source_stats *st = binlog_source_stats(ks->src);
@@ -681,6 +792,7 @@ int kafka_source_start(const struct cfg *cfg, struct metrics *reg,
         ks->reg = reg;
         pthread_mutex_init(&ks->lock, NULL);
         pthread_mutex_init(&ks->topics_lock, NULL);
+        ks->touched = touched_keys_new();
         if (reg) {
                 ks->m_connected =
                         metrics_gauge(reg, FERRY_M_SOURCE_CONNECTED, NULL);
@@ -737,6 +849,9 @@ int kafka_source_free(struct kafka_source *ks)
         for (size_t i = 0; i < ks->ntopics; i++)
                 free(ks->topics[i].name);
         free(ks->topics);
+        for (size_t i = 0; i < BARRIERS_KEPT; i++)
+                json_decref(ks->barriers[i].sent);
+        touched_keys_free(ks->touched);
         pthread_mutex_destroy(&ks->lock);
         pthread_mutex_destroy(&ks->topics_lock);
         free(ks);
@@ -782,9 +897,47 @@ int kafka_source_barrier(struct kafka_source *ks, const char *id, char *errstr,
                 snprintf(errstr, errstr_size, "kafka source not running");
                 rc = FERRY_ERR_RETRY;
         } else {
-                rc = kafka_producer_barrier(ks->prod, id, gtid, &ks->epoch_stop,
-                                            errstr, errstr_size);
+                rc = kafka_producer_barrier(
+                        ks->prod, id, gtid, ks->cfg->source.db.database, NULL,
+                        &ks->epoch_stop, errstr, errstr_size);
         }
         pthread_mutex_unlock(&ks->lock);
         return rc;
+}
+
+json_t *kafka_source_barrier_sent(struct kafka_source *ks, const char *id)
+{
+        json_t *sent = NULL;
+        pthread_mutex_lock(&ks->lock);
+        for (size_t i = 0; i < BARRIERS_KEPT && !sent; i++)
+                if (ks->barriers[i].sent && !strcmp(ks->barriers[i].id, id))
+                        sent = json_incref(ks->barriers[i].sent);
+        pthread_mutex_unlock(&ks->lock);
+        return sent;
+}
+
+struct touched_keys *kafka_source_touched_keys(struct kafka_source *ks)
+{
+        return ks->touched;
+}
+
+bool kafka_source_backfill_done(struct kafka_source *ks)
+{
+        return atomic_load(&ks->backfill_done);
+}
+
+void kafka_source_set_retiring(struct kafka_source *ks, bool on)
+{
+        atomic_store(&ks->retiring, on);
+}
+
+bool kafka_source_cut_over(struct kafka_source *ks)
+{
+        return atomic_load(&ks->cut_over);
+}
+
+void kafka_source_end_at_cutover(struct kafka_source *ks)
+{
+        atomic_store(&ks->cut_over, true);
+        kafka_source_request_stop(ks);
 }

@@ -15,6 +15,7 @@
 #include "daemon/config.h"
 #include "daemon/metrics.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 
 struct kafka_source;
@@ -56,9 +57,38 @@ void kafka_source_lags(struct kafka_source *ks, double *source, double *sink,
  *        produced so far, tagged with the GTID position produced so far.
  * @returns 0, FERRY_ERR_RETRY (not running, metadata unavailable) or
  *          another FERRY_ERR_*.
- * @context any (not yet wired to a control command)
+ * @context any (the cutover goes through ferry.signal instead, which
+ *          orders its barrier after every change committed before it)
  */
 int kafka_source_barrier(struct kafka_source *ks, const char *id, char *errstr,
                          size_t errstr_size) FERRY_WUR;
+
+/* ---- for the cutover (cutover_kafka.c) ------------------------------ */
+
+/**
+ * @returns where the barrier id read from ferry.signal was produced,
+ *          {topic: partition count} (a new reference), or NULL while it
+ *          has not been (or is older than the last few). @context any
+ */
+json_t *kafka_source_barrier_sent(struct kafka_source *ks, const char *id);
+
+struct touched_keys;
+/* @returns the keys produced while recording (touched_keys.h); lives as
+ * long as ks. */
+struct touched_keys *kafka_source_touched_keys(struct kafka_source *ks);
+
+/* @returns whether every planned backfill has been produced (true when
+ * none was planned). @context any */
+bool kafka_source_backfill_done(struct kafka_source *ks);
+
+/* @brief The cutover is about to RENAME the tables away: the RENAME in
+ * the binlog ends the stream (cut over) instead of failing it. */
+void kafka_source_set_retiring(struct kafka_source *ks, bool on);
+
+/* @returns true once the stream ended at a cutover. */
+bool kafka_source_cut_over(struct kafka_source *ks);
+
+/* @brief Ends the stream after a cutover that left the tables in place. */
+void kafka_source_end_at_cutover(struct kafka_source *ks);
 
 #endif

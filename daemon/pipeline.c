@@ -20,6 +20,7 @@
 #include "daemon/event_queue.h"
 #include "daemon/metric_names.h"
 #include "daemon/table_counters.h"
+#include "daemon/touched_keys.h"
 #include "daemon/validate.h"
 #include "transforms/event_json.h"
 #include "transforms/mapping.h"
@@ -75,13 +76,10 @@ struct pipeline {
         bool validated;         /* the mapping fits the real tables */
         uint64_t started_wall_ms;
 
-        /* Keys applied since pipeline_touch_start, under lock: the
-         * cutover verifies exactly these rows in its write pause.
-         * {source table: {key text: key}}; NULL when not recording. */
-        json_t *touched;
-        atomic_bool touching; /* touched is recording: no fast path */
-        size_t ntouched;
-        bool touch_overflow;
+        /* Keys the sink applied while the cutover asks: it verifies
+         * exactly these rows in its write pause. While recording, the
+         * plain tables' fast path (no key built) is off. */
+        struct touched_keys *touched;
 
         /* Backfill progress of the current plan, under lock. */
         struct backfill_row *backfill;
@@ -154,27 +152,6 @@ static json_t *key_json(const struct ferry_table *t,
         return o;
 }
 
-#define TOUCH_MAX 200000 /* keys remembered for the cutover's check */
-
-static void touch(struct pipeline *p, const char *table, json_t *key)
-{
-        char *text = json_dumps(key, JSON_COMPACT | JSON_SORT_KEYS);
-        pthread_mutex_lock(&p->lock);
-        if (p->touched && text && !p->touch_overflow) {
-                json_t *keys = json_object_get(p->touched, table);
-                if (!keys) {
-                        keys = json_object();
-                        json_object_set_new(p->touched, table, keys);
-                }
-                if (!json_object_get(keys, text)) {
-                        json_object_set(keys, text, key);
-                        p->touch_overflow = ++p->ntouched > TOUCH_MAX;
-                }
-        }
-        pthread_mutex_unlock(&p->lock);
-        free(text);
-}
-
 /* A source table that the mapping only renames: its rows go to the sink
  * as typed values, with no JSON built (the hot path of a backfill). */
 struct fast_plan {
@@ -243,7 +220,7 @@ static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
          * updates and deletes take the general path (key changes, the
          * before image). */
         if ((ev->op == FERRY_OP_CREATE || ev->op == FERRY_OP_READ) &&
-            !atomic_load(&p->touching)) {
+            !touched_keys_recording(p->touched)) {
                 const struct fast_plan *f = fast_plan(p, ev->table);
                 if (f->target) {
                         int frc = mariadb_sink_upsert_values(
@@ -273,8 +250,8 @@ static int apply_row(struct pipeline *p, struct mariadb_sink *sink,
                 rc = FERRY_ERR_DATA;
                 goto out;
         }
-        if (atomic_load(&p->touching))
-                touch(p, t->name, key);
+        if (touched_keys_recording(p->touched))
+                touched_keys_add(p->touched, t->name, key);
         mapping_ops_init(&ops);
         rc = mapping_apply(p->map, t->name, (char)ev->op, key, before, after,
                            &ops, err, errsz);
@@ -887,6 +864,7 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
         p->map = map;
         p->reg = reg;
         pthread_mutex_init(&p->lock, NULL);
+        p->touched = touched_keys_new();
         atomic_store(&p->applied_ts_ms, clock_wall_ms());
         p->started_wall_ms = clock_wall_ms();
         if (reg) {
@@ -957,7 +935,7 @@ int pipeline_free(struct pipeline *p)
         fast_plans_free(p);
         table_counters_free(p->m_events);
         table_counters_free(p->m_applied);
-        json_decref(p->touched);
+        touched_keys_free(p->touched);
         pthread_mutex_destroy(&p->lock);
         free(p);
         return rc;
@@ -1100,28 +1078,6 @@ json_t *pipeline_status(struct pipeline *p)
                          atomic_load(&p->ready));
 }
 
-void pipeline_touch_start(struct pipeline *p)
-{
-        pthread_mutex_lock(&p->lock);
-        json_decref(p->touched);
-        p->touched = json_object();
-        atomic_store(&p->touching, true);
-        p->ntouched = 0;
-        p->touch_overflow = false;
-        pthread_mutex_unlock(&p->lock);
-}
-
-json_t *pipeline_touch_take(struct pipeline *p, bool *overflow)
-{
-        pthread_mutex_lock(&p->lock);
-        json_t *t = p->touched;
-        *overflow = p->touch_overflow;
-        p->touched = NULL;
-        atomic_store(&p->touching, false);
-        pthread_mutex_unlock(&p->lock);
-        return t ? t : json_object();
-}
-
 const struct mapping *pipeline_mapping(struct pipeline *p)
 {
         return p->map;
@@ -1198,52 +1154,12 @@ bool pipeline_backfill_held(struct pipeline *p)
         return p->backfill_held;
 }
 
-bool pipeline_touched(struct pipeline *p, const char *table,
-                      const char *key_text)
+struct touched_keys *pipeline_touched_keys(struct pipeline *p)
 {
-        pthread_mutex_lock(&p->lock);
-        bool hit = !p->touched || p->touch_overflow ||
-                   json_object_get(json_object_get(p->touched, table),
-                                   key_text) != NULL;
-        pthread_mutex_unlock(&p->lock);
-        return hit;
+        return p->touched;
 }
 
-void pipeline_touch_merge(struct pipeline *p, json_t *keys, bool overflow)
+const struct cfg *pipeline_config(struct pipeline *p)
 {
-        pthread_mutex_lock(&p->lock);
-        if (p->touched) {
-                const char *table, *k;
-                json_t *set, *v;
-                json_object_foreach(keys, table, set)
-                {
-                        json_t *dst = json_object_get(p->touched, table);
-                        if (!dst) {
-                                dst = json_object();
-                                json_object_set_new(p->touched, table, dst);
-                        }
-                        json_object_foreach(set, k, v)
-                        {
-                                if (!json_object_get(dst, k))
-                                        p->ntouched++;
-                                json_object_set(dst, k, v);
-                        }
-                }
-                p->touch_overflow = p->touch_overflow || overflow ||
-                                    p->ntouched > TOUCH_MAX;
-        }
-        pthread_mutex_unlock(&p->lock);
-}
-
-json_t *pipeline_touch_restart(struct pipeline *p, bool *overflow)
-{
-        pthread_mutex_lock(&p->lock);
-        json_t *t = p->touched;
-        *overflow = p->touch_overflow;
-        p->touched = json_object();
-        p->ntouched = 0;
-        p->touch_overflow = false;
-        atomic_store(&p->touching, true);
-        pthread_mutex_unlock(&p->lock);
-        return t ? t : json_object();
+        return p->cfg;
 }

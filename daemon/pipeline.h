@@ -62,16 +62,6 @@ bool pipeline_paused(struct pipeline *p);
  */
 json_t *pipeline_status(struct pipeline *p);
 
-/* @brief Starts remembering the source keys the sink applies (dropping
- * what was remembered). */
-void pipeline_touch_start(struct pipeline *p);
-/**
- * @brief Stops remembering and hands over {source table: {key text:
- *        key object}} (a new reference); overflow says more keys were
- *        applied than remembered (the caller must check everything).
- */
-json_t *pipeline_touch_take(struct pipeline *p, bool *overflow);
-
 /* @brief Says the cutover is about to retire the source tables: their
  * RENAME then ends the stream cleanly instead of failing it. */
 void pipeline_set_retiring(struct pipeline *p, bool on);
@@ -95,17 +85,13 @@ struct mapping;
 /* @returns the mapping the pipeline applies (lives as long as p). */
 const struct mapping *pipeline_mapping(struct pipeline *p);
 
-/* @brief pipeline_touch_take and pipeline_touch_start as one step, so
- * that no key applied in between goes unremembered. */
-json_t *pipeline_touch_restart(struct pipeline *p, bool *overflow);
-/* @brief Adds keys ({table: {key text: key}}, as taken) back to what is
- * remembered, with their overflow. */
-void pipeline_touch_merge(struct pipeline *p, json_t *keys, bool overflow);
-/* @returns whether key_text (compact JSON, sorted keys) of table was
- * applied since pipeline_touch_start; true when not recording or when
- * more keys were applied than remembered (it might have been). */
-bool pipeline_touched(struct pipeline *p, const char *table,
-                      const char *key_text);
+struct touched_keys;
+/* @returns the keys the sink applied while recording (touched_keys.h);
+ * lives as long as p. @context any */
+struct touched_keys *pipeline_touched_keys(struct pipeline *p);
+
+/* @returns the config the pipeline was started with. */
+const struct cfg *pipeline_config(struct pipeline *p);
 
 /* @brief The name of this pipeline's rows in the target's ferry.offsets. */
 void pipeline_name(const struct cfg *cfg, char *out, size_t out_size);

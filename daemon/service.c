@@ -88,7 +88,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         (void)fd;
         (void)what;
         if (s->ops->finished(s->flow)) {
-                if (!s->pipe || !pipeline_cut_over(s->pipe) || s->stopping) {
+                if (!s->ops->cut_over(s->flow) || s->stopping) {
                         event_base_loopbreak(s->base);
                         return;
                 }

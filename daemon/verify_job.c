@@ -40,7 +40,8 @@ static json_t *run(struct verify_job *j)
             db_connect(&dst, &d, 600, err, sizeof(err)) ||
             signal_table_ensure(src, err, sizeof(err)) ||
             verify_settled(cfg, pipeline_mapping(j->p), src, dst, j->table,
-                           RECHECKS, SETTLE_MS, NULL, &out, err, sizeof(err)))
+                           RECHECKS, SETTLE_MS, NULL, NULL, NULL, &out, err,
+                           sizeof(err)))
                 out = json_pack("{s:b, s:s}", "clean", 0, "error", err);
         mysql_close(src);
         mysql_close(dst);

@@ -105,8 +105,9 @@ static void set_clean(json_t *rep)
 
 int verify_settled(const struct cfg *cfg, const struct mapping *m, MYSQL *src,
                    MYSQL *dst, const char *only_table, int rounds,
-                   int64_t settle_ms, const atomic_bool *abort, json_t **out,
-                   char *errstr, size_t errstr_size)
+                   int64_t settle_ms, barrier_fn *pass, void *pass_opaque,
+                   const atomic_bool *abort, json_t **out, char *errstr,
+                   size_t errstr_size)
 {
         const char *sdb = cfg->source.db.database, *ddb = cfg->sink.db.database;
         struct verify_opts o;
@@ -126,8 +127,11 @@ int verify_settled(const struct cfg *cfg, const struct mapping *m, MYSQL *src,
         int round = 0;
         for (; round < rounds && !json_is_true(json_object_get(rep, "clean"));
              round++) {
-                if ((rc = barrier_pass(cfg, src, dst, settle_ms, abort, id,
-                                       sizeof(id), errstr, errstr_size)))
+                rc = pass ? pass(pass_opaque, src, dst, settle_ms, abort, id,
+                                 sizeof(id), errstr, errstr_size)
+                          : barrier_pass(cfg, src, dst, settle_ms, abort, id,
+                                         sizeof(id), errstr, errstr_size);
+                if (rc)
                         break;
                 json_t *by = differing(rep, &truncated);
                 if (truncated) {

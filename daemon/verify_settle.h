@@ -12,6 +12,7 @@
 #define FERRY_VERIFY_SETTLE_H
 
 #include "common/ferry_error.h"
+#include "daemon/barrier.h"
 #include "daemon/config.h"
 #include "transforms/mapping.h"
 
@@ -24,6 +25,8 @@
  * @brief Verifies (only_table or every mapped table) and settles.
  * @param settle_ms  how long each barrier may take to pass (a sink that
  *                   cannot catch up fails the verify after this)
+ * @param pass, pass_opaque  how barriers pass (the flow's); NULL: the
+ *                   direct pipeline's barrier_pass
  * @param out  verify_report_json() shape; "clean" and each table's
  *             differing keys are what persisted; "rounds" says how many
  *             re-checks ran
@@ -31,7 +34,8 @@
  */
 int verify_settled(const struct cfg *cfg, const struct mapping *m, MYSQL *src,
                    MYSQL *dst, const char *only_table, int rounds,
-                   int64_t settle_ms, const atomic_bool *abort, json_t **out,
-                   char *errstr, size_t errstr_size) FERRY_WUR;
+                   int64_t settle_ms, barrier_fn *pass, void *pass_opaque,
+                   const atomic_bool *abort, json_t **out, char *errstr,
+                   size_t errstr_size) FERRY_WUR;
 
 #endif

@@ -166,3 +166,22 @@ def test_missing_file_and_usage():
     r = subprocess.run([binary("ferryd"), "--help"], stdout=subprocess.PIPE,
                        text=True)
     assert r.returncode == 0 and "--check-config" in r.stdout
+
+
+def test_source_role_target_is_all_or_nothing(tmp_path):
+    """role = source needs no [sink]; given one (what the cutover
+    verifies), it needs user, database and mapping together."""
+    src = GOOD.replace("role = all\ntransport = direct",
+                       "role = source\ntransport = kafka")
+    r, cfg = check(tmp_path, src)
+    assert r.returncode == 0, r.stderr
+    r, cfg = check(tmp_path, src.replace(
+        "mapping = /etc/ferry/event_finder.json\n", ""))
+    assert r.returncode == 78, r.stdout
+    assert "[sink] mapping: missing required key (role = source with a " \
+           "[sink] target, which the cutover verifies)" in r.stderr, r.stderr
+    none = src.replace("user = ferry\ndatabase = event_finder\nmapping = "
+                       "/etc/ferry/event_finder.json\n", "")
+    assert none != src
+    r, cfg = check(tmp_path, none)
+    assert r.returncode == 0, r.stderr

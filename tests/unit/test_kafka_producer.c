@@ -134,9 +134,17 @@ int main(void)
         CHECK(kafka_producer_send(p, c1, &stop, err, sizeof(err)) == 0);
         CHECK(kafka_producer_send(p, d1, &stop, err, sizeof(err)) == 0);
         CHECK(kafka_producer_last_seq(p) == 3); /* c, d, tombstone */
-        CHECK(kafka_producer_barrier(p, "b\"1", "0-1-7", &stop, err,
-                                     sizeof(err)) == 0);
+        json_t *sent = NULL;
+        CHECK(kafka_producer_barrier(p, "b\"1", "0-1-7", NULL, &sent, &stop,
+                                     err, sizeof(err)) == 0);
         CHECK(kafka_producer_last_seq(p) == 3 + PARTS);
+        /* It says where it went: the one topic, every partition. */
+        CHECK(json_object_size(sent) == 1);
+        const char *sent_topic;
+        json_t *sent_parts;
+        json_object_foreach(sent, sent_topic, sent_parts)
+                CHECK(json_integer_value(sent_parts) == PARTS);
+        json_decref(sent);
         CHECK(kafka_producer_flush(p, 10000, err, sizeof(err)) == 0);
         CHECK(acked_mask == (1ull << (3 + PARTS)) - 1);
         CHECK(failed == 0);
