@@ -13,6 +13,7 @@ import pytest
 
 from tests.harness import workload as wl
 from tests.harness.ferry import write_config
+from tests.harness.load_writer import LoadWriter
 from tests.integration.test_control import ferryctl, insert_users, status
 from tests.integration.test_direct_pipeline import (MAPPING, Ferryd, converge,
                                                     dbs)  # noqa: F401
@@ -58,7 +59,10 @@ def test_verify_and_cutover_under_writes(server, dbs, tmp_path):
     grant(server, src, retired)
     insert_users(server, src, 1, 200)
     cfg, f = start(server, src, dst, tmp_path, retired)
+    # The event_finder workload (swaps, moves, primary-key changes) plus
+    # a plain load from two processes: >= 1k writes/s throughout.
     work = wl.Workload(connect(server, src), rate=300, seed=7).start()
+    load = LoadWriter(server.socket, src, rate=1300).start()
     try:
         wait_streaming(cfg)
         r = ferryctl(cfg, "verify", timeout=120)
@@ -105,6 +109,11 @@ def test_verify_and_cutover_under_writes(server, dbs, tmp_path):
             work.stop()
         except MySQLdb.ProgrammingError as e:
             assert e.args[0] == 1146, e
+        lres = load.stop()
+        print("load writer", {k: v for k, v in lres.items() if k != "acked"})
+        # Delayed by the pause, never failed: only the rename stops it.
+        assert set(lres["errors"]) <= {1146}, lres["errors"]
+        assert lres["writes_per_s"] >= 1000, lres["writes_per_s"]
 
         names = [r[0] for r in server.query(
             "SELECT TABLE_NAME FROM information_schema.TABLES WHERE "
@@ -119,8 +128,14 @@ def test_verify_and_cutover_under_writes(server, dbs, tmp_path):
         # Every write the writer got an OK for is in the target.
         t = MySQLdb.connect(unix_socket=server.socket, user="root", db=dst)
         diffs = work.verify(t, mapping=MAPPING)
+        deadline = time.monotonic() + 30
+        while load.missing_in(t) and time.monotonic() < deadline:
+            time.sleep(0.2)  # written after the pause, before the RENAME
+            t.commit()
+        missing = load.missing_in(t)
         t.close()
         assert not diffs, [str(d) for d in diffs[:5]]
+        assert not missing, missing[:5]
         assert work.txns > 50
         assert f.stop() == 0
         # A restart stays cut over: no stream, no error, status answers.
@@ -134,6 +149,7 @@ def test_verify_and_cutover_under_writes(server, dbs, tmp_path):
         assert f.stop() == 0
     finally:
         work.halt.set()
+        load.halt.set()
         f.kill()
 
 
