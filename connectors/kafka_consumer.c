@@ -369,3 +369,30 @@ const char *kafka_consumer_member(struct kafka_consumer *kc, char *buf,
                 rd_kafka_mem_free(kc->rk, id);
         return buf;
 }
+
+int kafka_consumer_seek(struct kafka_consumer *kc,
+                        const rd_kafka_topic_partition_list_t *parts,
+                        char *errstr, size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_copy(parts);
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(kc->rk, l, 10000);
+        int rc = 0;
+        if (e) {
+                snprintf(errstr, errstr_size, "seek: %s",
+                         rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                rc = FERRY_ERR_RETRY;
+        }
+        for (int i = 0; !rc && i < l->cnt; i++) {
+                if (l->elems[i].err) {
+                        snprintf(errstr, errstr_size,
+                                 "seek %s:%" PRId32 ": %s", l->elems[i].topic,
+                                 l->elems[i].partition,
+                                 rd_kafka_err2str(l->elems[i].err));
+                        rc = FERRY_ERR_RETRY;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        return rc;
+}

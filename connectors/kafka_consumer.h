@@ -101,6 +101,16 @@ int kafka_consumer_poll(struct kafka_consumer *kc, int timeout_ms,
                         rd_kafka_message_t **msgp, char *errstr,
                         size_t errstr_size) FERRY_WUR;
 
+/**
+ * @brief Moves assigned partitions back to the given offsets (next to
+ *        read; RD_KAFKA_OFFSET_BEGINNING allowed) without leaving the
+ *        group: messages fetched before are not returned again.
+ * @returns 0 or FERRY_ERR_RETRY (errstr names the partition)
+ */
+int kafka_consumer_seek(struct kafka_consumer *kc,
+                        const rd_kafka_topic_partition_list_t *parts,
+                        char *errstr, size_t errstr_size) FERRY_WUR;
+
 /* @brief Records offsets (next to read) in Kafka, asynchronously: for
  * lag tooling only, never read back by ferry. Errors are logged. */
 void kafka_consumer_commit_async(struct kafka_consumer *kc,

@@ -118,6 +118,7 @@ int sink_sql_error(struct mariadb_sink *sink, const char *what, char *errstr,
                      size_t errstr_size)
 {
         unsigned int e = mysql_errno(sink->my);
+        sink->last_errno = e;
         snprintf(errstr, errstr_size, "%s: %s (%u)", what,
                  mysql_error(sink->my), e);
         if (e == CR_SERVER_GONE_ERROR || e == CR_SERVER_LOST ||
@@ -713,6 +714,11 @@ int mariadb_sink_lock_offsets(struct mariadb_sink *sink,
         return 0;
 }
 
+bool mariadb_sink_lock_failed(const struct mariadb_sink *sink)
+{
+        return sink->last_errno == 1213 || sink->last_errno == 1205;
+}
+
 void mariadb_sink_rollback(struct mariadb_sink *sink)
 {
         sink->pend = PEND_NONE;
@@ -727,6 +733,7 @@ void mariadb_sink_rollback(struct mariadb_sink *sink)
         sink->in_tx = false;
         for (size_t i = 0; i < sink->ntables; i++)
                 sink->tables[i]->touched = false;
+        sink->last_errno = 0;
         json_object_clear(sink->marks);
 }
 

@@ -141,6 +141,10 @@ int mariadb_sink_guard_tables(struct mariadb_sink *sink,
  * rows holding its unique values first, and written alone. */
 void mariadb_sink_set_guard(struct mariadb_sink *sink, bool on);
 
+/* @brief Whether the last error was a deadlock or lock wait timeout:
+ * the server rolled the transaction back and the connection is fine. */
+bool mariadb_sink_lock_failed(const struct mariadb_sink *sink);
+
 /* @brief Drops pending statements and rolls back. */
 void mariadb_sink_rollback(struct mariadb_sink *sink);
 

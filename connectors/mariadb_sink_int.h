@@ -63,6 +63,7 @@ struct mariadb_sink {
         /* Check each row of a table with secondary unique keys against
          * the others before writing it (mariadb_sink_set_guard). */
         bool guard;
+        unsigned int last_errno; /* of the last failed statement */
 
         enum pending_kind pend;
         struct target_table *pend_table;

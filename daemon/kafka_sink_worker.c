@@ -494,15 +494,46 @@ static void advance(struct sink_worker *w, struct part_state *ps,
 /* The target rejected a value somewhere in the batch. With on_error =
  * dead_letter, replay it from the stored offsets one message per
  * transaction, so the one it rejects can be diverted; else fail. */
+/* Rolls the batch back and reads its partitions again from the stored
+ * offsets, staying in the group (a rejoin would cost a rebalance). */
+static int replay_in_place(struct sink_worker *w, char *err, size_t errsz)
+{
+        batch_rollback(w);
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new((int)w->nparts + 1);
+        for (size_t i = 0; i < w->nparts; i++)
+                rd_kafka_topic_partition_list_add(l, w->parts[i].topic,
+                                                  w->parts[i].partition)
+                        ->offset = w->parts[i].stored >= 0
+                                           ? w->parts[i].stored
+                                           : RD_KAFKA_OFFSET_BEGINNING;
+        int rc = l->cnt ? kafka_consumer_seek(w->kc, l, err, errsz) : 0;
+        rd_kafka_topic_partition_list_destroy(l);
+        return rc;
+}
+
+/* The target refused part of the batch: a unique-key conflict, a
+ * deadlock, or (with on_error = dead_letter) a value it rejects. The
+ * first two are replayed here; 0 means go on. */
 static int data_error(struct sink_worker *w, int rc, char *err, size_t errsz)
 {
-        if (rc == FERRY_ERR_CONFLICT && !w->guarded) {
+        if (rc == FERRY_ERR_CONFLICT && !w->guarded && w->kc) {
                 w->guarded = BATCH_ROWS;
                 inc(w->sh->m_unique_replays);
                 log_info("kafka sink worker=%d: %s; replaying the batch "
                          "with each row checked first",
                          w->id, err);
+                return replay_in_place(w, err, errsz);
+        }
+        if (rc == FERRY_ERR_CONFLICT && !w->guarded) {
+                w->guarded = BATCH_ROWS; /* outside the loop: next epoch */
                 return FERRY_ERR_RETRY;
+        }
+        if (rc == FERRY_ERR_RETRY && w->sink && w->kc &&
+            mariadb_sink_lock_failed(w->sink)) {
+                log_info("kafka sink worker=%d: %s; replaying the batch",
+                         w->id, err);
+                return replay_in_place(w, err, errsz);
         }
         if (rc == FERRY_ERR_CONFLICT) {
                 size_t n = strlen(err);
@@ -519,7 +550,7 @@ static int data_error(struct sink_worker *w, int rc, char *err, size_t errsz)
                     "batch (%s): replaying it one message at a time to "
                     "divert that one",
                     w->id, err);
-        return FERRY_ERR_RETRY;
+        return w->kc ? replay_in_place(w, err, errsz) : FERRY_ERR_RETRY;
 }
 
 /* A message that cannot be applied: stop naming it, or divert it to the
@@ -658,8 +689,9 @@ static int worker_loop(struct sink_worker *w, char *err, size_t errsz)
                 }
                 if (!m) {
                         /* Idle: make what was applied durable now. */
-                        if ((rc = batch_commit(w, err, errsz)))
-                                return data_error(w, rc, err, errsz);
+                        if ((rc = batch_commit(w, err, errsz)) &&
+                            (rc = data_error(w, rc, err, errsz)))
+                                return rc;
                         if (clock_mono_ms() - w->lag_checked_ms >= LAG_EVERY_MS)
                                 update_lag(w);
                         continue;
@@ -671,8 +703,9 @@ static int worker_loop(struct sink_worker *w, char *err, size_t errsz)
                 if (w->batch_rows >= BATCH_ROWS ||
                     (w->dirty &&
                      clock_mono_ms() - w->batch_start_ms >= BATCH_MS))
-                        if ((rc = batch_commit(w, err, errsz)))
-                                return data_error(w, rc, err, errsz);
+                        if ((rc = batch_commit(w, err, errsz)) &&
+                            (rc = data_error(w, rc, err, errsz)))
+                                return rc;
         }
 }
 

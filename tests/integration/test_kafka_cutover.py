@@ -21,12 +21,9 @@ from tests.integration.test_direct_pipeline import (MAPPING, PAIRS,  # noqa
 
 PARTITIONS = 2
 
-# Without the moves of unique values and primary-key changes: across
-# partitions those are not ordered yet (README, Kafka sink).
-MIX = {k: v for k, v in wl.MIX.items()
-       if k not in ("email_move", "clerk_id_swap", "ticket_id_move",
-                    "reference_move", "saved_pair_move", "settings_move",
-                    "pk_change")}
+# The whole event_finder mix: unique values moving between rows and
+# primary-key changes cross partitions (connectors/sink_unique.c).
+MIX = dict(wl.MIX)
 
 
 def topics(kafka, src):
