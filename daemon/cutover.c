@@ -61,7 +61,9 @@ struct cutover {
         char barrier[64];
 
         /* Thread-only state. */
-        MYSQL *lock_conn, *src, *dst, *dst2, *rename_conn;
+        MYSQL *lock_conn, *src, *dst, *dst2;
+        MYSQL **rename_conns; /* one per table, while switching */
+        size_t nrename;
         /* Row counts, taken on each side while the pause does other
          * work: the frozen source on lock_conn during the drain, the
          * drained target on dst2 during the key checks. */
@@ -606,64 +608,162 @@ static int switch_exec(struct cutover *c, const char *path)
  * exclusive lock is granted before the writers that wait for a shared
  * one, so when we release no write reaches the old tables: it fails with
  * "table doesn't exist" instead, which is what old code should do. */
+static void put_rename(struct buf *q, const struct cfg *cfg, const char *t,
+                       bool back)
+{
+        const char *from = back ? cfg->cutover.retired_schema
+                                : cfg->source.db.database;
+        const char *to = back ? cfg->source.db.database
+                              : cfg->cutover.retired_schema;
+        buf_reset(q);
+        buf_puts(q, "RENAME TABLE ");
+        db_put_ident(q, from);
+        buf_putc(q, '.');
+        db_put_ident(q, t);
+        buf_puts(q, " TO ");
+        db_put_ident(q, to);
+        buf_putc(q, '.');
+        db_put_ident(q, t);
+}
+
+/* Whether thread id waits for a metadata lock (queued behind ours). */
+static bool queued(struct cutover *c, unsigned long id)
+{
+        char sql[160], state[128], err[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT STATE FROM information_schema.PROCESSLIST WHERE "
+                 "ID = %lu",
+                 id);
+        state[0] = '\0';
+        if (db_query_value(c->src, sql, state, sizeof(state), err,
+                           sizeof(err)))
+                return true; /* cannot tell: do not wait for it */
+        return strstr(state, "metadata lock") != NULL;
+}
+
+/* One RENAME per table, each on its own connection, all queued behind
+ * the pause before it is released. A single multi-table RENAME would
+ * wait for the first table's lock only: at the release, writers
+ * waiting on the other tables would get in first and write to the old
+ * tables after the verify (seen in tests). Queued per table, every
+ * table has a pending exclusive lock, which MariaDB grants before the
+ * writers' shared ones, so the old code's next write fails with 1146.
+ * The renames cannot fail for a reason checked here before the pause
+ * (the retired name taken); if one fails anyway, the others are moved
+ * back. */
 static int switch_rename(struct cutover *c)
 {
         const struct cfg *cfg = c->cfg;
         char err[512];
         struct db_endpoint s = cfg_endpoint(&cfg->source.db);
+        size_t n = 0;
+        while (c->tables[n])
+                n++;
+        c->rename_conns = xcalloc(n, sizeof(*c->rename_conns));
+        c->nrename = n;
+        for (size_t i = 0; i < n; i++)
+                if (db_connect(&c->rename_conns[i], &s, 30, err, sizeof(err)))
+                        return fail(c, "failed", "rename: %s", err);
         struct buf q;
         buf_init(&q);
-        buf_puts(&q, "RENAME TABLE ");
-        for (size_t i = 0; c->tables[i]; i++) {
-                if (i)
-                        buf_puts(&q, ", ");
-                db_put_ident(&q, cfg->source.db.database);
-                buf_putc(&q, '.');
-                db_put_ident(&q, c->tables[i]);
-                buf_puts(&q, " TO ");
-                db_put_ident(&q, cfg->cutover.retired_schema);
-                buf_putc(&q, '.');
-                db_put_ident(&q, c->tables[i]);
-        }
-        if (!c->rename_conn &&
-            db_connect(&c->rename_conn, &s, 30, err, sizeof(err))) {
-                buf_free(&q);
-                return fail(c, "failed", "rename: %s", err);
-        }
-        unsigned long rid = mysql_thread_id(c->rename_conn);
         /* The RENAME in the binlog ends the stream instead of failing it. */
         c->ops->set_retiring(c->flow, true);
-        if (mysql_send_query(c->rename_conn, q.data, (unsigned long)q.len)) {
-                snprintf(err, sizeof(err), "%s", mysql_error(c->rename_conn));
-                buf_free(&q);
-                c->ops->set_retiring(c->flow, false);
-                return fail(c, "failed", "rename: %s", err);
+        size_t sent = 0;
+        for (; sent < n; sent++) {
+                put_rename(&q, cfg, c->tables[sent], false);
+                if (mysql_send_query(c->rename_conns[sent], q.data,
+                                     (unsigned long)q.len)) {
+                        snprintf(err, sizeof(err), "%s",
+                                 mysql_error(c->rename_conns[sent]));
+                        break;
+                }
         }
-        buf_free(&q);
-        /* Wait (briefly) until it queues behind us. */
-        char sql[160], state[128];
-        snprintf(sql, sizeof(sql),
-                 "SELECT STATE FROM information_schema.PROCESSLIST WHERE "
-                 "ID = %lu",
-                 rid);
-        for (int i = 0; i < 100 && budget_ms(c) > 0; i++) {
-                state[0] = '\0';
-                if (db_query_value(c->src, sql, state, sizeof(state), err,
-                                   sizeof(err)))
-                        break;
-                if (strstr(state, "metadata lock"))
-                        break;
-                clock_sleep_ms(1);
+        /* Wait (briefly) until they queue behind us. */
+        for (size_t i = 0; i < sent; i++) {
+                unsigned long id = mysql_thread_id(c->rename_conns[i]);
+                for (int k = 0; k < 100 && budget_ms(c) > 0; k++) {
+                        if (queued(c, id))
+                                break;
+                        clock_sleep_ms(1);
+                }
         }
         release(c);
-        if (mysql_read_query_result(c->rename_conn)) {
-                c->ops->set_retiring(c->flow, false);
-                return fail(c, "failed",
-                            "rename to %s failed, the old "
-                            "tables stay in place: %s",
-                            cfg->cutover.retired_schema,
-                            mysql_error(c->rename_conn));
+        bool *done = xcalloc(n, sizeof(*done));
+        size_t ndone = 0;
+        for (size_t i = 0; i < sent; i++) {
+                done[i] = !mysql_read_query_result(c->rename_conns[i]);
+                if (done[i])
+                        ndone++;
+                else if (ndone == i) /* the first failure names it */
+                        snprintf(err, sizeof(err), "%s: %s", c->tables[i],
+                                 mysql_error(c->rename_conns[i]));
         }
+        int rc = 0;
+        if (ndone < n) {
+                for (size_t i = 0; i < n; i++) {
+                        if (!done[i])
+                                continue;
+                        char why[256];
+                        put_rename(&q, cfg, c->tables[i], true);
+                        if (db_exec(c->rename_conns[i], buf_cstr(&q), why,
+                                    sizeof(why)))
+                                log_error("cutover: moving %s back from %s "
+                                          "failed: %s (move it by hand)",
+                                          c->tables[i],
+                                          cfg->cutover.retired_schema, why);
+                }
+                c->ops->set_retiring(c->flow, false);
+                if (ndone)
+                        /* Its RENAME has ended the stream: say so. */
+                        rc = fail(c, "failed",
+                                  "rename to %s failed for %s; %zu of %zu "
+                                  "tables had moved and were moved back, "
+                                  "but the stream ended at their RENAME: "
+                                  "check the tables, then restart ferryd "
+                                  "(it will stop at that RENAME: a fresh "
+                                  "backfill is the way on, runbook)",
+                                  cfg->cutover.retired_schema, err, ndone,
+                                  n);
+                else
+                        rc = fail(c, "failed",
+                                  "rename to %s failed, the old tables "
+                                  "stay in place: %s",
+                                  cfg->cutover.retired_schema, err);
+        }
+        free(done);
+        buf_free(&q);
+        return rc;
+}
+
+/* The retired schema must not hold the names yet: a RENAME onto one
+ * would fail after the pause. */
+static int check_retired_free(struct cutover *c)
+{
+        const struct cfg *cfg = c->cfg;
+        struct buf q;
+        char err[512], found[256];
+        buf_init(&q);
+        buf_puts(&q, "SELECT GROUP_CONCAT(TABLE_NAME) FROM "
+                     "information_schema.TABLES WHERE TABLE_SCHEMA = ");
+        db_put_quoted(c->src, &q, cfg->cutover.retired_schema,
+                      strlen(cfg->cutover.retired_schema));
+        buf_puts(&q, " AND TABLE_NAME IN (");
+        for (size_t i = 0; c->tables[i]; i++) {
+                if (i)
+                        buf_putc(&q, ',');
+                db_put_quoted(c->src, &q, c->tables[i], strlen(c->tables[i]));
+        }
+        buf_putc(&q, ')');
+        int bad = db_query_value(c->src, buf_cstr(&q), found, sizeof(found),
+                                 err, sizeof(err));
+        buf_free(&q);
+        if (bad)
+                return fail(c, "failed", "checking retired_schema: %s", err);
+        if (found[0])
+                return fail(c, "refused",
+                            "retired_schema %s already has %s: move or drop "
+                            "them first (a RENAME onto them would fail)",
+                            cfg->cutover.retired_schema, found);
         return 0;
 }
 
@@ -725,6 +825,9 @@ static void run(struct cutover *c)
                         return;
                 }
         }
+        if (!strcmp(c->cfg->cutover.action, "rename") &&
+            check_retired_free(c))
+                return;
         if (signal_table_ensure(c->src, err, sizeof(err))) {
                 fail(c, "failed", "%s", err);
                 return;
@@ -817,8 +920,12 @@ static void *cutover_main(void *arg)
         mysql_close(c->src);
         mysql_close(c->dst);
         mysql_close(c->dst2);
-        mysql_close(c->rename_conn);
-        c->lock_conn = c->src = c->dst = c->dst2 = c->rename_conn = NULL;
+        for (size_t i = 0; i < c->nrename; i++)
+                mysql_close(c->rename_conns[i]);
+        free(c->rename_conns);
+        c->rename_conns = NULL;
+        c->nrename = 0;
+        c->lock_conn = c->src = c->dst = c->dst2 = NULL;
         verify_counts_free(c->counts);
         c->counts = NULL;
         atomic_store(&c->step, "done");

@@ -15,8 +15,9 @@
  *     target's ferry.offsets shows the sink applied it (with Kafka: on
  *     every partition it was produced to);
  *  5. verify in the pause: the keys carried since step 2, and row counts;
- *  6. switch: rename (the old tables move to retired_schema with one
- *     RENAME queued behind our lock, so it wins over waiting writers),
+ *  6. switch: rename (the old tables move to retired_schema, one
+ *     RENAME per table, each queued behind our lock so that it wins
+ *     over the writers waiting on its table),
  *     exec:PATH (its exit code decides) or none; --dry-run skips it;
  *  7. release the pause and record the outcome.
  *
