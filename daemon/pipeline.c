@@ -73,6 +73,7 @@ struct pipeline {
         atomic_bool retiring;   /* the cutover is renaming the tables away */
         atomic_bool cut_over;   /* the stream ended at a cutover */
         bool validated;         /* the mapping fits the real tables */
+        bool lenient;           /* misfits are warnings (reverse stream) */
         uint64_t started_wall_ms;
 
         /* Keys applied since pipeline_touch_start, under lock: the
@@ -698,6 +699,15 @@ static int run_epoch(struct pipeline *p)
         if (!p->validated) {
                 rc = validate_mapping(cfg, p->map, report_problem, NULL, err,
                                       sizeof(err));
+                if (rc == FERRY_ERR_CONFIG && p->lenient) {
+                        /* Reversed: the old tables may be narrower or
+                         * stricter than the new; rows that do not fit
+                         * fail when applied, by name. */
+                        log_warning("reverse mapping does not fit every "
+                                    "table (streaming anyway): %s",
+                                    err);
+                        rc = 0;
+                }
                 if (rc) {
                         snprintf(p->error, sizeof(p->error),
                                  "the mapping does not fit the tables: %s",
@@ -777,7 +787,8 @@ static int run_epoch(struct pipeline *p)
         if (sink_rc) {
                 mariadb_sink_rollback(sink);
                 snprintf(p->error, sizeof(p->error), "sink: %s", err);
-                metric_counter_inc(p->m_errors_sink);
+                if (p->m_errors_sink)
+                        metric_counter_inc(p->m_errors_sink);
                 rc = sink_rc == FERRY_ERR_RETRY ? FERRY_ERR_RETRY
                                                 : FERRY_ERR_FATAL;
         } else if (sr.rc == FERRY_ERR_STOP) {
@@ -786,12 +797,14 @@ static int run_epoch(struct pipeline *p)
                         atomic_store(&p->cut_over, true);
         } else {
                 snprintf(p->error, sizeof(p->error), "source: %s", sr.err);
-                metric_counter_inc(p->m_errors_source);
+                if (p->m_errors_source)
+                        metric_counter_inc(p->m_errors_source);
                 rc = sr.rc == FERRY_ERR_RETRY ? FERRY_ERR_RETRY : sr.rc;
         }
-        metric_counter_add(
-                p->m_reconnects,
-                atomic_load(&binlog_source_stats(sr.src)->reconnects));
+        if (p->m_reconnects)
+                metric_counter_add(
+                        p->m_reconnects,
+                        atomic_load(&binlog_source_stats(sr.src)->reconnects));
         binlog_source_free(sr.src);
         snapshot_free(snap);
         event_queue_free(sr.q);
@@ -881,11 +894,19 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
         int rc = mapping_load(cfg->sink.mapping, &map, errstr, errstr_size);
         if (rc)
                 return FERRY_ERR_CONFIG;
+        pipeline_start_mapped(cfg, reg, map, false, pp);
+        return 0;
+}
 
+void pipeline_start_mapped(const struct cfg *cfg, struct metrics *reg,
+                           struct mapping *map, bool lenient,
+                           struct pipeline **pp)
+{
         struct pipeline *p = xcalloc(1, sizeof(*p));
         p->cfg = cfg;
         p->map = map;
         p->reg = reg;
+        p->lenient = lenient;
         pthread_mutex_init(&p->lock, NULL);
         atomic_store(&p->applied_ts_ms, clock_wall_ms());
         p->started_wall_ms = clock_wall_ms();
@@ -919,7 +940,6 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
         }
         pthread_create(&p->thread, NULL, pipeline_main, p);
         *pp = p;
-        return 0;
 }
 
 void pipeline_request_stop(struct pipeline *p)
