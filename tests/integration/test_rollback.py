@@ -132,6 +132,7 @@ def test_reverse_streaming_and_rollback(server, dbs, tmp_path):
         r = ferryctl(cfg, "rollback", timeout=60)
         assert r.returncode == 1 and "not cut over" in r.stderr, r.stderr
 
+        wait_for("writer progress", lambda: work.txns > 60, timeout=30)
         r = ferryctl(cfg, "cutover", "--json", timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr + "".join(f.log[-30:])
         assert json.loads(r.stdout)["result"] == "succeeded"
