@@ -652,8 +652,11 @@ void pipeline_name(const struct cfg *cfg, char *out, size_t out_size)
 
 static void report_problem(void *ctx, const char *problem)
 {
-        (void)ctx;
-        log_error("mapping: %s", problem);
+        struct pipeline *p = ctx;
+        if (p->lenient)
+                log_warning("reverse mapping: %s", problem);
+        else
+                log_error("mapping: %s", problem);
 }
 
 /* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */
@@ -697,7 +700,7 @@ static int run_epoch(struct pipeline *p)
          * has no tables left to check): the tables will not change under
          * us without DDL, which the source guards. */
         if (!p->validated) {
-                rc = validate_mapping(cfg, p->map, report_problem, NULL, err,
+                rc = validate_mapping(cfg, p->map, report_problem, p, err,
                                       sizeof(err));
                 if (rc == FERRY_ERR_CONFIG && p->lenient) {
                         /* Reversed: the old tables may be narrower or
