@@ -49,9 +49,9 @@ struct reverse {
         char start_pos[2048]; /* where the stream started (part reverse) */
         long long since;      /* unix time of the cutover */
 
-        struct cfg rcfg;     /* derived; shares cfg's strings */
-        char **tables;       /* the retired source tables */
-        char **patterns;     /* their targets, as exact LIKE patterns */
+        struct cfg rcfg; /* derived; shares cfg's strings */
+        char **tables;   /* the retired source tables */
+        char **patterns; /* their targets, as exact LIKE patterns */
         size_t npatterns;
         struct mapping *fwd; /* the forward mapping */
         struct pipeline *rp; /* the reverse stream, or NULL */
@@ -171,8 +171,8 @@ struct reverse *reverse_new(const struct cfg *cfg, struct metrics *reg)
         r->cfg = cfg;
         r->state = cfg->cutover.reverse ? REV_WAITING : REV_OFF;
         if (reg) {
-                r->m_lag = metrics_gauge(reg, FERRY_M_REVERSE_LAG_SECONDS,
-                                         NULL);
+                r->m_lag =
+                        metrics_gauge(reg, FERRY_M_REVERSE_LAG_SECONDS, NULL);
                 metric_gauge_bind(r->m_lag, gauge_lag, r);
         }
         return r;
@@ -214,14 +214,15 @@ static void list_tables(struct reverse *r)
         size_t nt = 0;
         for (size_t i = 0; i < n; i++) {
                 if (!table_filter_match(cfg->source.db.database,
-                                        cfg->source.tables, cfg->source.n_tables,
+                                        cfg->source.tables,
+                                        cfg->source.n_tables,
                                         cfg->source.db.database, src[i]))
                         continue;
                 r->tables[k++] = xstrdup(src[i]);
                 const char *const *t = mapping_source_targets(r->fwd, src[i]);
                 for (; t && *t; t++) {
-                        targets = xrealloc(targets,
-                                           (nt + 1) * sizeof(*targets));
+                        targets =
+                                xrealloc(targets, (nt + 1) * sizeof(*targets));
                         targets[nt++] = *t;
                 }
         }
@@ -289,9 +290,8 @@ static void start_stream(struct reverse *r)
         r->rcfg.source.n_tables = r->npatterns;
         /* Its own replica id: the server drops a connection whose id
          * another replica takes (and source and target may be one). */
-        r->rcfg.source.server_id = cfg->source.server_id + 1
-                                           ? cfg->source.server_id + 1
-                                           : 1;
+        r->rcfg.source.server_id =
+                cfg->source.server_id + 1 ? cfg->source.server_id + 1 : 1;
         r->rcfg.source.start = CFG_START_GTID;
         r->rcfg.source.start_gtid = r->start_pos;
         r->rcfg.sink.db = cfg->source.db;
@@ -428,7 +428,8 @@ json_t *reverse_status(struct reverse *r)
                 json_decref(err);
                 err = json_string(r->error);
         }
-        json_object_set_new(o, "enabled", json_boolean(r->cfg->cutover.reverse));
+        json_object_set_new(o, "enabled",
+                            json_boolean(r->cfg->cutover.reverse));
         json_object_set_new(o, "state", json_string(state));
         json_object_set_new(o, "lag_seconds", json_real(lag));
         json_object_set_new(o, "position", pos);
@@ -475,8 +476,7 @@ void reverse_rollback(struct reverse *r, struct control_req *req, json_t *args)
                 control_req_fail(req, "already rolled back");
                 return;
         case REV_FAILED:
-                control_req_fail(req, "reverse streaming failed: %s",
-                                 r->error);
+                control_req_fail(req, "reverse streaming failed: %s", r->error);
                 return;
         case REV_STREAMING:
                 break;

@@ -90,7 +90,6 @@ const char *reverse_service_state(struct reverse *r);
 json_t *reverse_status(struct reverse *r);
 
 /* @brief The rollback verb: answers req once the rollback finished. */
-void reverse_rollback(struct reverse *r, struct control_req *req,
-                      json_t *args);
+void reverse_rollback(struct reverse *r, struct control_req *req, json_t *args);
 
 #endif

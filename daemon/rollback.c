@@ -128,8 +128,10 @@ static int preconditions(struct rollback *rb)
         if (!rb->tables[0])
                 return fail(rb, "refused", "no retired table to move back");
         if (!pipeline_ready(rb->rp, why, sizeof(why)))
-                return fail(rb, "refused", "the reverse stream is not "
-                            "running: %s", why);
+                return fail(rb, "refused",
+                            "the reverse stream is not "
+                            "running: %s",
+                            why);
         pipeline_lags(rb->rp, &s, &k, &total);
         if (total * 1000.0 > (double)rb->max_lag_ms)
                 return fail(rb, "refused",
@@ -193,8 +195,7 @@ static int pause_writes(struct rollback *rb)
                         rb->locked = true;
                         log_info("rollback: writes to the new tables paused "
                                  "attempt=%d wait_ms=%.1f",
-                                 i + 1,
-                                 (double)(rb->t_locked - t0) / 1000.0);
+                                 i + 1, (double)(rb->t_locked - t0) / 1000.0);
                         rc = 0;
                         break;
                 }
@@ -254,10 +255,9 @@ static int verify_paused(struct rollback *rb)
         verify_report_free(r);
         json_object_set_new(rb->verify, "paused_counts", j);
         if (!clean) {
-                char *text = json_dumps(json_object_get(j, "tables"),
-                                        JSON_COMPACT);
-                log_error("rollback: row counts differ: %s",
-                          text ? text : "?");
+                char *text =
+                        json_dumps(json_object_get(j, "tables"), JSON_COMPACT);
+                log_error("rollback: row counts differ: %s", text ? text : "?");
                 free(text);
                 return fail(rb, "failed",
                             "row counts of the retired and the new tables "
@@ -330,8 +330,7 @@ static void run(struct rollback *rb)
         }
         release(rb);
         rb->result = rb->dry_run ? "dry_run_succeeded" : "succeeded";
-        if (rb->switched &&
-            rollback_record(rb->cfg, rb->tgt, err, sizeof(err)))
+        if (rb->switched && rollback_record(rb->cfg, rb->tgt, err, sizeof(err)))
                 log_error("rollback: recording it in ferry.offsets failed "
                           "(%s): a restarted ferryd would stream back again",
                           err);
@@ -365,8 +364,7 @@ static void *rollback_main(void *arg)
 }
 
 struct rollback *rollback_start(const struct cfg *cfg, const struct cfg *rcfg,
-                                struct pipeline *rp,
-                                const struct mapping *fwd,
+                                struct pipeline *rp, const struct mapping *fwd,
                                 char *const *tables, bool dry_run)
 {
         struct rollback *rb = xcalloc(1, sizeof(*rb));

@@ -36,8 +36,7 @@ struct rollback;
  * @context loop
  */
 struct rollback *rollback_start(const struct cfg *cfg, const struct cfg *rcfg,
-                                struct pipeline *rp,
-                                const struct mapping *fwd,
+                                struct pipeline *rp, const struct mapping *fwd,
                                 char *const *tables, bool dry_run);
 
 /* @returns whether the thread has finished. */

@@ -134,9 +134,8 @@ static json_t *reverse_table(const struct table_map *tm, const struct route *r,
 
         json_object_set_new(t, "source", json_string(r->target));
         json_object_set_new(t, "target", json_string(tm->source));
-        json_object_foreach(r->rename, k, v)
-                json_object_set_new(rename, json_string_value(v),
-                                    json_string(k));
+        json_object_foreach(r->rename, k, v) json_object_set_new(
+                rename, json_string_value(v), json_string(k));
         /* Constant defaults fill columns only the target has. */
         json_object_foreach(r->defaults, k, v)
         {
@@ -237,8 +236,8 @@ int mapping_reverse(const struct mapping *m, struct mapping **rp,
                 }
                 if (rc)
                         break;
-                json_t *t = reverse_table(tm, r, note, ctx, errstr,
-                                          errstr_size);
+                json_t *t =
+                        reverse_table(tm, r, note, ctx, errstr, errstr_size);
                 if (!t)
                         rc = FERRY_ERR_CONFIG;
                 else

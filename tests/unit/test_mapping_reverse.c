@@ -57,8 +57,7 @@ static char *apply1(const struct mapping *m, const char *table, char op,
         struct mapping_ops ops;
         mapping_ops_init(&ops);
         char *out = NULL;
-        if (mapping_apply(m, table, op, k, b, a, &ops, err, sizeof(err)) ==
-                    0 &&
+        if (mapping_apply(m, table, op, k, b, a, &ops, err, sizeof(err)) == 0 &&
             i < ops.n) {
                 out = json_dumps(ops.v[i].row, JSON_COMPACT | JSON_SORT_KEYS);
                 snprintf(which, which_size, "%s:%s", ops.v[i].table,
@@ -81,8 +80,10 @@ static void inverts(void)
                 " \"drop\":[\"legacy\"],"
                 " \"defaults\":{\"checked_in\":false},"
                 " \"values\":{\"status\":{\"PENDING\":\"pending\","
-                "  \"PAID\":\"paid\"},\"level\":{\"1\":\"low\",\"2\":\"high\"}},"
-                " \"transforms\":[{\"column\":\"email\",\"fn\":\"lowercase\"}]},"
+                "  "
+                "\"PAID\":\"paid\"},\"level\":{\"1\":\"low\",\"2\":\"high\"}},"
+                " \"transforms\":[{\"column\":\"email\",\"fn\":\"lowercase\"}]}"
+                ","
                 "{\"source\":\"old_n\",\"routes\":["
                 " {\"when\":{\"is_admin\":1},\"target\":\"admin_n\","
                 "  \"drop\":[\"is_admin\"]},"
@@ -113,8 +114,8 @@ static void inverts(void)
         free(s);
         /* routed targets both map back to the one source; the admin
          * route's dropped predicate column comes back as its value */
-        s = apply1(r, "admin_n", 'c', NULL, NULL, "{\"id\":1,\"msg\":\"x\"}",
-                   0, which, sizeof(which));
+        s = apply1(r, "admin_n", 'c', NULL, NULL, "{\"id\":1,\"msg\":\"x\"}", 0,
+                   which, sizeof(which));
         CHECK_STR(s, "{\"id\":1,\"is_admin\":1,\"msg\":\"x\"}");
         CHECK_STR(which, "old_n:upsert");
         free(s);
@@ -138,10 +139,10 @@ static void inverts(void)
 
 static void refuses(void)
 {
-        struct mapping *r = reversed(
-                "{\"version\":1,\"tables\":[{\"source\":\"old_t\","
-                "\"target\":\"new_t\",\"values\":{\"status\":"
-                "{\"A\":\"x\",\"B\":\"x\"}}}]}");
+        struct mapping *r =
+                reversed("{\"version\":1,\"tables\":[{\"source\":\"old_t\","
+                         "\"target\":\"new_t\",\"values\":{\"status\":"
+                         "{\"A\":\"x\",\"B\":\"x\"}}}]}");
         CHECK(r == NULL);
         CHECK(strstr(err, "old_t") && strstr(err, "status") &&
               strstr(err, "one-to-one"));
