@@ -496,11 +496,11 @@ void reverse_free(struct reverse *r)
         if (!r)
                 return;
         if (r->rb) {
-                /* Bounded by lock_timeout and drain_timeout. */
-                rollback_free(r->rb);
-                r->rb = NULL;
-                if (r->rb_req)
-                        control_req_fail(r->rb_req, "ferryd is stopping");
+                /* Bounded by lock_timeout and drain_timeout (and the
+                 * connect timeouts): wait, and answer who asked. */
+                while (!rollback_finished(r->rb))
+                        clock_sleep_ms(10);
+                finish_rollback(r);
         }
         if (r->m_lag)
                 metric_gauge_bind(r->m_lag, NULL, NULL);

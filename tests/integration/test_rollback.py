@@ -267,3 +267,49 @@ def test_uninvertible_mapping_is_refused(server, dbs, tmp_path):
     r = subprocess.run([binary("ferryd"), "-c", cfg, "--check-config"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
+
+
+def test_rollback_gives_up_on_a_long_transaction(server, dbs, tmp_path):
+    """A transaction holding a new table makes the rollback give up
+    within lock_timeout; the new tables stay writable, reverse streaming
+    goes on and the retired tables keep following."""
+    src, dst = dbs
+    retired = src + "_retired"
+    grant(server, src, retired)
+    insert_users(server, src, 1, 20)
+    cfg, f = start(server, src, dst, tmp_path, retired, reverse="true",
+                   lock_timeout="1s")
+    holder = MySQLdb.connect(unix_socket=server.socket, user="root", db=dst)
+    try:
+        wait_for("streaming", lambda: (lambda s: s if s["state"] ==
+                 "streaming" and s["lag_seconds"] < 1 else None)(
+                     status(cfg)))
+        r = ferryctl(cfg, "cutover", timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr + "".join(f.log[-30:])
+        reverse_streaming(cfg)
+        hc = holder.cursor()
+        hc.execute("BEGIN")
+        hc.execute("UPDATE users_clerkuser SET first_name = 'held' "
+                   "WHERE id = 1")
+        t0 = time.monotonic()
+        r = ferryctl(cfg, "rollback", timeout=120)
+        took = time.monotonic() - t0
+        assert r.returncode == 1, r.stdout
+        assert "could not pause writes on the new tables" in r.stderr, \
+            r.stderr
+        assert took < 10, took
+        holder.commit()
+        s = status(cfg)
+        assert s["state"] == "cut_over", s
+        assert s["reverse"]["state"] == "streaming", s["reverse"]
+        assert s["reverse"]["last_rollback"]["result"] == "failed"
+        assert tables_in(server, src) == []
+        write_new_tables(server, dst)
+        assert converge(server, retired, dst) == []
+        row = server.query(f"SELECT first_name FROM `{retired}`."
+                           f"clerk_sync_clerkuser WHERE id = 1")
+        assert row[0][0] == "held"
+        assert f.stop() == 0
+    finally:
+        holder.close()
+        f.kill()
