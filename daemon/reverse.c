@@ -343,6 +343,12 @@ static void finish_rollback(struct reverse *r)
         r->rb_req = NULL;
 }
 
+static bool grace_over(const struct reverse *r)
+{
+        int64_t grace = r->cfg->cutover.reverse_grace_ms;
+        return grace > 0 && (long long)time(NULL) > r->since + grace / 1000;
+}
+
 void reverse_tick(struct reverse *r, bool cut_over)
 {
         if (r->rb && rollback_finished(r->rb))
@@ -354,10 +360,7 @@ void reverse_tick(struct reverse *r, bool cut_over)
                 (void)pipeline_free(r->rp);
                 r->rp = NULL;
         }
-        if (r->state == REV_STREAMING && r->cfg->cutover.reverse_grace_ms > 0 &&
-            !r->rb &&
-            (long long)time(NULL) >
-                    r->since + r->cfg->cutover.reverse_grace_ms / 1000) {
+        if (r->state == REV_STREAMING && !r->rb && grace_over(r)) {
                 log_info("reverse_grace is over: reverse streaming stops; "
                          "ferryctl rollback is no longer possible");
                 r->state = REV_EXPIRED;
@@ -394,6 +397,11 @@ void reverse_tick(struct reverse *r, bool cut_over)
         *space = '\0';
         r->since = atoll(rev);
         snprintf(r->start_pos, sizeof(r->start_pos), "%s", space + 1);
+        if (grace_over(r)) {
+                log_info("reverse_grace is over: no reverse streaming");
+                r->state = REV_EXPIRED;
+                return;
+        }
         start_stream(r);
 }
 

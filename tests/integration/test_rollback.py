@@ -313,3 +313,31 @@ def test_rollback_gives_up_on_a_long_transaction(server, dbs, tmp_path):
     finally:
         holder.close()
         f.kill()
+
+
+def test_reverse_streaming_ends_after_the_grace_period(server, dbs,
+                                                       tmp_path):
+    src, dst = dbs
+    retired = src + "_retired"
+    grant(server, src, retired)
+    insert_users(server, src, 1, 10)
+    cfg, f = start(server, src, dst, tmp_path, retired, reverse="true",
+                   reverse_grace="3s")
+    try:
+        wait_for("streaming", lambda: (lambda s: s if s["state"] ==
+                 "streaming" and s["lag_seconds"] < 1 else None)(
+                     status(cfg)))
+        r = ferryctl(cfg, "cutover", timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr + "".join(f.log[-30:])
+        s = status(cfg)
+        assert s["reverse"]["grace_ends_at"] - s["reverse"]["cut_over_at"] \
+            == 3 or s["reverse"]["cut_over_at"] is None, s["reverse"]
+        wait_for("expiry", lambda: status(cfg)["reverse"]["state"] ==
+                 "expired", timeout=30)
+        f.wait_log(r"reverse_grace is over")
+        r = ferryctl(cfg, "rollback", timeout=60)
+        assert r.returncode == 1 and "reverse_grace is over" in r.stderr
+        assert status(cfg)["state"] == "cut_over"
+        assert f.stop() == 0
+    finally:
+        f.kill()
