@@ -419,10 +419,12 @@ json_t *reverse_status(struct reverse *r)
         json_t *o = json_object();
         const char *state = state_names[r->state];
         double lag = 0;
+        bool ready = false;
         json_t *pos = json_null(), *err = json_null();
         if (r->state == REV_STREAMING && r->rp) {
                 json_t *ps = pipeline_status(r->rp);
                 lag = json_real_value(json_object_get(ps, "lag_seconds"));
+                ready = json_is_true(json_object_get(ps, "ready"));
                 pos = json_incref(json_object_get(ps, "position"));
                 if (pipeline_finished(r->rp)) {
                         state = "error";
@@ -440,6 +442,7 @@ json_t *reverse_status(struct reverse *r)
                             json_boolean(r->cfg->cutover.reverse));
         json_object_set_new(o, "state", json_string(state));
         json_object_set_new(o, "lag_seconds", json_real(lag));
+        json_object_set_new(o, "ready", json_boolean(ready));
         json_object_set_new(o, "position", pos);
         json_object_set_new(o, "start_position",
                             r->start_pos[0] ? json_string(r->start_pos)
