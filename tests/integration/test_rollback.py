@@ -341,3 +341,99 @@ def test_reverse_streaming_ends_after_the_grace_period(server, dbs,
         assert f.stop() == 0
     finally:
         f.kill()
+
+
+ROUTED = {"version": 1, "tables": [{
+    "source": "orders",
+    "drop": ["legacy", "kind"],
+    "values": {"status": {"P": "pending", "D": "done"}},
+    "routes": [
+        {"when": {"kind": "gift"}, "target": "gift_orders",
+         "rename": {"note": "message"}, "defaults": {"origin": "ferry"}},
+        {"target": "plain_orders"}]}]}
+
+
+def test_reverse_through_a_routed_mapping(server, db, tmp_path):
+    """Both routed targets stream back into the one old table: renames
+    and the value map inverted, the gift route's dropped predicate column
+    restored, the target-only default column left behind, and the column
+    the forward mapping dropped keeps its value on update and takes its
+    default on insert. Then the rollback moves the table back."""
+    dst, retired = db.name + "_n", db.name + "_ret"
+    db.execute("CREATE TABLE orders (id INT PRIMARY KEY, kind VARCHAR(10) "
+               "NOT NULL DEFAULT 'book', status VARCHAR(10) NOT NULL, "
+               "note TEXT, legacy INT NOT NULL DEFAULT 7)")
+    server.execute_root(
+        f"CREATE DATABASE {dst}",
+        f"CREATE TABLE {dst}.gift_orders (id INT PRIMARY KEY, status "
+        f"VARCHAR(10) NOT NULL, message TEXT, origin VARCHAR(10) NOT NULL)",
+        f"CREATE TABLE {dst}.plain_orders (id INT PRIMARY KEY, status "
+        f"VARCHAR(10) NOT NULL, note TEXT)")
+    grant(server, db.name, retired)
+    c = MySQLdb.connect(unix_socket=server.socket, user="root",
+                        autocommit=True)
+    cur = c.cursor()
+    for i in range(1, 21):
+        cur.execute(f"INSERT INTO `{db.name}`.orders VALUES "
+                    f"(%s, %s, %s, %s, 42)",
+                    (i, "gift" if i % 3 == 0 else "food", "PD"[i % 2],
+                     f"n{i}"))
+    mpath = tmp_path / "routed.json"
+    mpath.write_text(json.dumps(ROUTED))
+    cfg = write_config(
+        str(tmp_path / "ferryd.conf"), server, db.name, tables="orders",
+        start="snapshot",
+        extra={"sink": {"socket": server.socket, "database": dst,
+                        "mapping": str(mpath)},
+               "cutover": {"retired_schema": retired, "max_lag": "2s",
+                           "reverse": "true"}})
+    f = Ferryd(cfg)
+    try:
+        f.wait_log(r"backfill done table=\S+\.orders")
+        wait_for("streaming", lambda: (lambda s: s if s["state"] ==
+                 "streaming" and s["lag_seconds"] < 1 else None)(
+                     status(cfg)))
+        r = ferryctl(cfg, "cutover", timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr + "".join(f.log[-30:])
+        reverse_streaming(cfg)
+        cur.execute(f"USE {dst}")
+        cur.execute("INSERT INTO gift_orders VALUES (100, 'pending', 'hi',"
+                    " 'web')")
+        cur.execute("INSERT INTO plain_orders VALUES (101, 'done', 'x')")
+        cur.execute("UPDATE plain_orders SET status = 'pending', note = "
+                    "'changed' WHERE id = 2")
+        cur.execute("UPDATE gift_orders SET message = 'm', status = "
+                    "'unknown' WHERE id = 3")
+        cur.execute("DELETE FROM plain_orders WHERE id = 4")
+        # a row moves from one route to the other
+        cur.execute("BEGIN")
+        cur.execute("DELETE FROM plain_orders WHERE id = 5")
+        cur.execute("INSERT INTO gift_orders VALUES (5, 'done', 'moved',"
+                    " 'web')")
+        cur.execute("COMMIT")
+
+        def retired_rows():
+            return {r[0]: tuple(r[1:]) for r in server.query(
+                f"SELECT id, kind, status, note, legacy FROM "
+                f"`{retired}`.orders ORDER BY id")}
+        want = {100: ("gift", "P", "hi", 7), 101: ("book", "D", "x", 7),
+                2: ("food", "P", "changed", 42),
+                3: ("gift", "unknown", "m", 42),
+                5: ("gift", "D", "moved", 7)}
+        got = wait_for("reverse rows", lambda: (lambda g: g if all(
+            g.get(k) == v for k, v in want.items()) and 4 not in g else
+            None)(retired_rows()), timeout=30)
+        assert len(got) == 20 + 2 - 1, got
+
+        r = ferryctl(cfg, "rollback", "--json", timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr + "".join(f.log[-30:])
+        assert json.loads(r.stdout)["result"] == "succeeded"
+        back = {r[0]: tuple(r[1:]) for r in server.query(
+            f"SELECT id, kind, status, note, legacy FROM `{db.name}`.orders")}
+        assert back == got
+        assert f.stop() == 0
+    finally:
+        c.close()
+        f.kill()
+        server.execute_root(f"DROP DATABASE IF EXISTS {dst}",
+                            f"DROP DATABASE IF EXISTS {retired}")
