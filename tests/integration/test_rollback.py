@@ -387,6 +387,13 @@ def test_reverse_through_a_routed_mapping(server, db, tmp_path):
                         "mapping": str(mpath)},
                "cutover": {"retired_schema": retired, "max_lag": "2s",
                            "reverse": "true"}})
+    # the preflight checks the target's binlog and the inversion too
+    r = subprocess.run([binary("ferryctl"), "plan", "-c", cfg],
+                       capture_output=True, text=True, timeout=60)
+    assert "ok       reverse: the mapping inverts" in r.stdout, r.stdout
+    assert "ok       reverse: target binlog_format = ROW" in r.stdout, \
+        r.stdout
+    assert "reverse: target grant REPLICATION SLAVE" in r.stdout, r.stdout
     f = Ferryd(cfg)
     try:
         f.wait_log(r"backfill done table=\S+\.orders")
