@@ -149,6 +149,8 @@ def test_reverse_streaming_and_rollback(server, dbs, tmp_path):
         assert not diffs, [str(d) for d in diffs[:5]]
         f.wait_log(r"reverse streaming starts")
         reverse_streaming(cfg)
+        r = ferryctl(cfg, "status")
+        assert "reverse       streaming, lag" in r.stdout, r.stdout
         # Nothing ferry wrote forward comes back, and the retired tables
         # equal the new ones right after the switch.
         assert converge(server, retired, dst) == []
