@@ -172,6 +172,9 @@ static const struct key_def keys[] = {
          .check = check_action},
         {KEY("cutover", "retired_schema", KT_STRING, "ferry_retired",
              cutover.retired_schema)},
+        {KEY("cutover", "reverse", KT_BOOL, "false", cutover.reverse)},
+        {KEY("cutover", "reverse_grace", KT_DURATION, "0s",
+             cutover.reverse_grace_ms)},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -737,6 +740,19 @@ static void cross_check(struct parse_state *ps)
                      "direct carries events inside one process, so it "
                      "needs role = all (use transport = kafka to split "
                      "source and sink)");
+        /* Reverse streaming reads the target's binlog into the tables a
+         * rename retired: it needs both. */
+        if (cfg->cutover.reverse &&
+            cfg->daemon.transport != CFG_TRANSPORT_DIRECT)
+                fail(ps, line_of(ps, "cutover", "reverse"), "cutover",
+                     "reverse", "%s",
+                     "needs transport = direct (reverse streaming is not "
+                     "built for Kafka)");
+        else if (cfg->cutover.reverse && strcmp(cfg->cutover.action, "rename"))
+                fail(ps, line_of(ps, "cutover", "reverse"), "cutover",
+                     "reverse", "%s",
+                     "needs action = rename: the old tables must still "
+                     "exist, in retired_schema, to stream back into");
         if (cfg->source.heartbeat_ms < 100)
                 fail(ps, line_of(ps, "source", "heartbeat"), "source",
                      "heartbeat", "%s", "must be at least 100ms");

@@ -82,6 +82,10 @@ struct cfg {
                 int64_t drain_timeout_ms; /* default 10000 */
                 char *action;             /* "rename" | "exec:PATH" | "none" */
                 char *retired_schema;     /* default "ferry_retired" */
+                bool reverse; /* default false: stream new -> retired after
+                                 a cutover, for ferryctl rollback */
+                int64_t reverse_grace_ms; /* default 0: reverse streaming
+                                             never stops by itself */
         } cutover;
 };
 

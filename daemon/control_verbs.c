@@ -21,6 +21,8 @@ const char *service_state(struct service *s)
 {
         if (s->cutover)
                 return "cutting_over";
+        if (s->reverse && reverse_service_state(s->reverse))
+                return reverse_service_state(s->reverse);
         if (s->cut_over)
                 return "cut_over";
         if (!s->pipe)
@@ -93,6 +95,8 @@ static void verb_status(void *opaque, struct control_req *req, json_t *args)
                             s->last_verify ? json_incref(s->last_verify)
                                            : json_null());
         json_object_set_new(st, "verify_running", json_boolean(s->verify));
+        if (s->reverse)
+                json_object_set_new(st, "reverse", reverse_status(s->reverse));
         control_req_ok(req, st);
 }
 
@@ -227,6 +231,20 @@ static void verb_abort(void *opaque, struct control_req *req, json_t *args)
                 req, json_pack("{s:s}", "aborting", cutover_step(s->cutover)));
 }
 
+/* The reverse stream and the rollback live in reverse.c. */
+static void verb_rollback(void *opaque, struct control_req *req, json_t *args)
+{
+        if (!direct_only(opaque, req))
+                return;
+        struct service *s = opaque;
+        if (s->cutover || s->verify) {
+                control_req_fail(req, "a %s is running",
+                                 s->cutover ? "cutover" : "verify");
+                return;
+        }
+        reverse_rollback(s->reverse, req, args);
+}
+
 static void finish_cutover(struct service *s)
 {
         json_t *r = cutover_result(s->cutover);
@@ -307,6 +325,8 @@ void control_verbs_shutdown(struct service *s)
                         control_req_fail(s->verify_req, "ferryd is stopping");
                 s->verify_req = NULL;
         }
+        reverse_free(s->reverse);
+        s->reverse = NULL;
         json_decref(s->last_cutover);
         json_decref(s->last_verify);
         s->last_cutover = s->last_verify = NULL;
@@ -341,4 +361,5 @@ void control_verbs_register(struct service *s)
         control_register(s->ctl, "verify", verb_verify, s);
         control_register(s->ctl, "cutover", verb_cutover, s);
         control_register(s->ctl, "abort", verb_abort, s);
+        control_register(s->ctl, "rollback", verb_rollback, s);
 }

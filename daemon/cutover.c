@@ -13,6 +13,7 @@
 #include "connectors/verify.h"
 #include "daemon/barrier.h"
 #include "daemon/endpoint.h"
+#include "daemon/reverse.h"
 #include "daemon/verify_settle.h"
 
 #include <errno.h>
@@ -59,6 +60,7 @@ struct cutover {
         json_t *steps;
         json_t *verify;
         char barrier[64];
+        char reverse_pos[2048]; /* target position, for reverse streaming */
 
         /* Thread-only state. */
         MYSQL *lock_conn, *src, *dst, *dst2;
@@ -791,6 +793,11 @@ static void record(struct cutover *c)
                           "(%s): a restarted ferryd would stream again",
                           err);
         buf_free(&q);
+        if (c->reverse_pos[0] &&
+            reverse_record(c->cfg, c->dst, c->reverse_pos, err, sizeof(err)))
+                log_error("cutover: recording the reverse start position "
+                          "failed (%s): reverse streaming cannot start",
+                          err);
         if (strcmp(c->cfg->cutover.action, "rename"))
                 c->ops->end(c->flow);
 }
@@ -880,6 +887,14 @@ static void run(struct cutover *c)
         step(c, "verify_paused_ms", t);
         if (budget_ms(c) <= 0 || atomic_load(&c->abort)) {
                 fail(c, "failed", "out of time before the switch");
+                return;
+        }
+        /* Paused and drained: the target's position now is where a
+         * reverse stream must start (reverse.h). */
+        if (reverse_wanted(c->cfg) && !c->dry_run &&
+            reverse_capture(c->dst, c->reverse_pos, sizeof(c->reverse_pos),
+                            err, sizeof(err))) {
+                fail(c, "failed", "%s", err);
                 return;
         }
         atomic_store(&c->step, "switching");

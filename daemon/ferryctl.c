@@ -42,6 +42,10 @@ static const char usage[] =
         "  cutover [--dry-run]     pause source writes, drain, verify,\n"
         "                          switch ([cutover] action) and release\n"
         "  abort                   cancel a running cutover\n"
+        "  rollback [--dry-run]    after a cutover with [cutover] reverse =\n"
+        "                          true: pause writes to the new tables,\n"
+        "                          drain the reverse stream, count, rename\n"
+        "                          the retired tables back and release\n"
         "  plan                    preflight checks against the servers\n"
         "                          (needs -c; no daemon needed)\n"
         "\n"
@@ -50,7 +54,8 @@ static const char usage[] =
         "                          ([daemon] control_socket)\n"
         "  -s, --socket PATH       the socket (default " DEFAULT_SOCKET ")\n"
         "  -t, --timeout SECONDS   give up waiting for the reply (default:\n"
-        "                          30, none for verify and cutover)\n"
+        "                          30, none for verify, cutover and\n"
+        "                          rollback)\n"
         "      --json              print the reply as JSON\n"
         "  -h, --help              this text\n"
         "  -V, --version           the version\n";
@@ -231,6 +236,23 @@ static void print_status(json_t *r)
                        *str(c, "reason") ? str(c, "reason") : "");
         if (json_object_get(r, "cutover_step"))
                 printf("cutover step  %s\n", str(r, "cutover_step"));
+        json_t *rv = json_object_get(r, "reverse");
+        if (json_is_true(json_object_get(rv, "enabled"))) {
+                printf("reverse       %s, lag %.1fs%s%s\n", str(rv, "state"),
+                       num(rv, "lag_seconds"),
+                       json_is_string(json_object_get(rv, "last_error"))
+                               ? ": "
+                               : "",
+                       json_is_string(json_object_get(rv, "last_error"))
+                               ? str(rv, "last_error")
+                               : "");
+                json_t *lr = json_object_get(rv, "last_rollback");
+                if (json_is_object(lr))
+                        printf("last rollback %s, write pause %.1f ms%s%s\n",
+                               str(lr, "result"), num(lr, "pause_ms"),
+                               *str(lr, "reason") ? ": " : "",
+                               *str(lr, "reason") ? str(lr, "reason") : "");
+        }
         if (json_is_string(json_object_get(r, "last_error")))
                 printf("last error    %s\n", str(r, "last_error"));
 }
@@ -238,7 +260,7 @@ static void print_status(json_t *r)
 static void print_result(const char *cmd, json_t *r, bool as_json)
 {
         if (as_json || (strcmp(cmd, "status") && strcmp(cmd, "cutover") &&
-                        strcmp(cmd, "verify"))) {
+                        strcmp(cmd, "rollback") && strcmp(cmd, "verify"))) {
                 char *t = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
                 if (as_json)
                         printf("%s\n", t);
@@ -249,8 +271,8 @@ static void print_result(const char *cmd, json_t *r, bool as_json)
         }
         if (!strcmp(cmd, "status")) {
                 print_status(r);
-        } else if (!strcmp(cmd, "cutover")) {
-                printf("cutover %s: write pause %.1f ms\n", str(r, "result"),
+        } else if (!strcmp(cmd, "cutover") || !strcmp(cmd, "rollback")) {
+                printf("%s %s: write pause %.1f ms\n", cmd, str(r, "result"),
                        num(r, "pause_ms"));
                 const char *k;
                 json_t *v;
@@ -382,7 +404,7 @@ int main(int argc, char **argv)
                         json_object_set_new(args, "table",
                                             json_string(o.table));
                 known = true;
-        } else if (!strcmp(cmd, "cutover")) {
+        } else if (!strcmp(cmd, "cutover") || !strcmp(cmd, "rollback")) {
                 json_object_set_new(args, "dry_run", json_boolean(o.dry_run));
                 known = true;
         }
@@ -396,7 +418,9 @@ int main(int argc, char **argv)
                 return 2;
         }
         if (o.timeout_s < 0)
-                o.timeout_s = !strcmp(cmd, "verify") || !strcmp(cmd, "cutover")
+                o.timeout_s = !strcmp(cmd, "verify") ||
+                                              !strcmp(cmd, "cutover") ||
+                                              !strcmp(cmd, "rollback")
                                       ? 0
                                       : 30;
 

@@ -7,6 +7,7 @@
 #include "daemon/config.h"
 #include "daemon/ferry_version.h"
 #include "daemon/print_events.h"
+#include "daemon/reverse.h"
 #include "daemon/service.h"
 
 #include <getopt.h>
@@ -105,6 +106,11 @@ int main(int argc, char **argv)
                 return EX_CONFIG;
         }
         log_set_level((enum log_level)cfg->daemon.log_level);
+        if (check_only && reverse_check(cfg, err, sizeof(err))) {
+                fprintf(stderr, "ferryd: %s\n", err);
+                cfg_free(cfg);
+                return EX_CONFIG;
+        }
         if (check_only) {
                 printf("%s: ok\n", config_path);
                 cfg_free(cfg);

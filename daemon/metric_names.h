@@ -77,7 +77,11 @@
         "series whose state label matches reads 1."
 #define FERRY_M_CUTOVER_STATE_VALUES                                          \
         "backfilling", "streaming", "paused", "cutting_over", "cut_over",     \
-        "error"
+        "error", "rolling_back", "rolled_back"
+#define FERRY_M_REVERSE_LAG_SECONDS "ferry_reverse_lag_seconds",            \
+        "After a cutover with [cutover] reverse = true: seconds the retired "  \
+        "old tables trail the new ones (the reverse stream's end-to-end "     \
+        "lag); 0 while no reverse stream runs."
 #define FERRY_M_CUTOVER_LAST_PAUSE_SECONDS                                    \
         "ferry_cutover_last_pause_seconds",                                   \
         "How long the last cutover held source writes paused."
@@ -115,6 +119,7 @@
         X("histogram", FERRY_M_SINK_BATCH_SECONDS, "")                        \
         X("counter", FERRY_M_ERRORS_TOTAL, "kind")                            \
         X("enum", FERRY_M_CUTOVER_STATE, "state")                             \
+        X("gauge", FERRY_M_REVERSE_LAG_SECONDS, "")                           \
         X("gauge", FERRY_M_CUTOVER_LAST_PAUSE_SECONDS, "")                    \
         X("gauge", FERRY_M_CUTOVER_LAST_TIMESTAMP, "")                        \
         X("counter", FERRY_M_CUTOVERS_TOTAL, "result")

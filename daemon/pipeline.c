@@ -74,6 +74,7 @@ struct pipeline {
         atomic_bool retiring;   /* the cutover is renaming the tables away */
         atomic_bool cut_over;   /* the stream ended at a cutover */
         bool validated;         /* the mapping fits the real tables */
+        bool lenient;           /* misfits are warnings (reverse stream) */
         uint64_t started_wall_ms;
 
         /* Keys the sink applied while the cutover asks: it verifies
@@ -628,8 +629,11 @@ void pipeline_name(const struct cfg *cfg, char *out, size_t out_size)
 
 static void report_problem(void *ctx, const char *problem)
 {
-        (void)ctx;
-        log_error("mapping: %s", problem);
+        struct pipeline *p = ctx;
+        if (p->lenient)
+                log_warning("reverse mapping: %s", problem);
+        else
+                log_error("mapping: %s", problem);
 }
 
 /* One epoch; returns FERRY_ERR_STOP, FERRY_ERR_RETRY or a fatal code. */
@@ -673,8 +677,17 @@ static int run_epoch(struct pipeline *p)
          * has no tables left to check): the tables will not change under
          * us without DDL, which the source guards. */
         if (!p->validated) {
-                rc = validate_mapping(cfg, p->map, report_problem, NULL, err,
+                rc = validate_mapping(cfg, p->map, report_problem, p, err,
                                       sizeof(err));
+                if (rc == FERRY_ERR_CONFIG && p->lenient) {
+                        /* Reversed: the old tables may be narrower or
+                         * stricter than the new; rows that do not fit
+                         * fail when applied, by name. */
+                        log_warning("reverse mapping does not fit every "
+                                    "table (streaming anyway): %s",
+                                    err);
+                        rc = 0;
+                }
                 if (rc) {
                         snprintf(p->error, sizeof(p->error),
                                  "the mapping does not fit the tables: %s",
@@ -754,7 +767,8 @@ static int run_epoch(struct pipeline *p)
         if (sink_rc) {
                 mariadb_sink_rollback(sink);
                 snprintf(p->error, sizeof(p->error), "sink: %s", err);
-                metric_counter_inc(p->m_errors_sink);
+                if (p->m_errors_sink)
+                        metric_counter_inc(p->m_errors_sink);
                 rc = sink_rc == FERRY_ERR_RETRY ? FERRY_ERR_RETRY
                                                 : FERRY_ERR_FATAL;
         } else if (sr.rc == FERRY_ERR_STOP) {
@@ -763,12 +777,14 @@ static int run_epoch(struct pipeline *p)
                         atomic_store(&p->cut_over, true);
         } else {
                 snprintf(p->error, sizeof(p->error), "source: %s", sr.err);
-                metric_counter_inc(p->m_errors_source);
+                if (p->m_errors_source)
+                        metric_counter_inc(p->m_errors_source);
                 rc = sr.rc == FERRY_ERR_RETRY ? FERRY_ERR_RETRY : sr.rc;
         }
-        metric_counter_add(
-                p->m_reconnects,
-                atomic_load(&binlog_source_stats(sr.src)->reconnects));
+        if (p->m_reconnects)
+                metric_counter_add(
+                        p->m_reconnects,
+                        atomic_load(&binlog_source_stats(sr.src)->reconnects));
         binlog_source_free(sr.src);
         snapshot_free(snap);
         event_queue_free(sr.q);
@@ -858,11 +874,19 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
         int rc = mapping_load(cfg->sink.mapping, &map, errstr, errstr_size);
         if (rc)
                 return FERRY_ERR_CONFIG;
+        pipeline_start_mapped(cfg, reg, map, false, pp);
+        return 0;
+}
 
+void pipeline_start_mapped(const struct cfg *cfg, struct metrics *reg,
+                           struct mapping *map, bool lenient,
+                           struct pipeline **pp)
+{
         struct pipeline *p = xcalloc(1, sizeof(*p));
         p->cfg = cfg;
         p->map = map;
         p->reg = reg;
+        p->lenient = lenient;
         pthread_mutex_init(&p->lock, NULL);
         p->touched = touched_keys_new();
         atomic_store(&p->applied_ts_ms, clock_wall_ms());
@@ -897,7 +921,6 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
         }
         pthread_create(&p->thread, NULL, pipeline_main, p);
         *pp = p;
-        return 0;
 }
 
 void pipeline_request_stop(struct pipeline *p)

@@ -27,6 +27,20 @@ int pipeline_start(const struct cfg *cfg, struct metrics *reg,
                    struct pipeline **pp, char *errstr,
                    size_t errstr_size) FERRY_WUR;
 
+struct mapping;
+/**
+ * @brief As pipeline_start with a mapping already built (the reverse
+ *        stream's inverted one) instead of cfg->sink.mapping.
+ * @param reg      NULL: no metrics (a second pipeline would clobber the
+ *                 first one's series)
+ * @param map      taken: freed with the pipeline
+ * @param lenient  a mapping that does not fit the tables is a warning
+ * @context loop
+ */
+void pipeline_start_mapped(const struct cfg *cfg, struct metrics *reg,
+                           struct mapping *map, bool lenient,
+                           struct pipeline **pp);
+
 /* @brief Asks both threads to finish: the sink applies every complete
  * transaction already queued and records its position. */
 void pipeline_request_stop(struct pipeline *p);

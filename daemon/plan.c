@@ -9,6 +9,7 @@
 #include "connectors/db_conn.h"
 #include "connectors/table_filter.h"
 #include "daemon/endpoint.h"
+#include "daemon/reverse.h"
 #include "daemon/validate.h"
 #include "transforms/mapping.h"
 
@@ -291,6 +292,60 @@ static void check_kafka(struct plan *p, const struct cfg *cfg)
         rd_kafka_destroy(rk);
 }
 
+/* [cutover] reverse = true: the target's binlog is read after the
+ * cutover, so it needs what the source's needs, and the mapping must
+ * invert. */
+static void check_reverse(struct plan *p, const struct cfg *cfg)
+{
+        static const char *const vars[][3] = {
+                {"log_bin", "1", "enable the binlog (log_bin) and restart"},
+                {"binlog_format", "ROW", "SET GLOBAL binlog_format = ROW"},
+                {"binlog_row_image", "FULL",
+                 "SET GLOBAL binlog_row_image = FULL"},
+                {"binlog_row_metadata", "FULL",
+                 "SET GLOBAL binlog_row_metadata = FULL"},
+        };
+        char err[1024] = "", got[256], sql[128];
+        check(p, reverse_check(cfg, err, sizeof(err)) == 0,
+              "reverse: the mapping inverts%s%s", err[0] ? ": " : "",
+              err[0] ? err : "");
+        struct db_endpoint ep = cfg_endpoint(&cfg->sink.db);
+        MYSQL *my;
+        if (db_connect(&my, &ep, 30, err, sizeof(err))) {
+                check(p, false, "reverse: target connect as %s: %s", ep.user,
+                      err);
+                return;
+        }
+        for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+                snprintf(sql, sizeof(sql), "SELECT @@GLOBAL.%s", vars[i][0]);
+                if (db_query_value(my, sql, got, sizeof(got), err,
+                                   sizeof(err))) {
+                        check(p, false, "reverse: target %s: cannot read: %s",
+                              vars[i][0], err);
+                        continue;
+                }
+                bool ok = !strcasecmp(got, vars[i][1]);
+                check(p, ok, "reverse: target %s = %s%s%s", vars[i][0], got,
+                      ok ? "" : ": ", ok ? "" : vars[i][2]);
+        }
+        char *g = grants(my);
+        if (!g) {
+                check(p, false, "reverse: target grants: cannot read: %s",
+                      mysql_error(my));
+        } else {
+                check(p, has_priv(g, "REPLICATION SLAVE"),
+                      "reverse: target grant REPLICATION SLAVE for %s (to "
+                      "read the target's binlog)",
+                      ep.user);
+                check(p,
+                      has_priv(g, "BINLOG MONITOR") ||
+                              has_priv(g, "REPLICATION CLIENT"),
+                      "reverse: target grant BINLOG MONITOR for %s", ep.user);
+                free(g);
+        }
+        mysql_close(my);
+}
+
 int plan_run(const struct cfg *cfg, FILE *out)
 {
         struct plan p = {.out = out};
@@ -308,6 +363,8 @@ int plan_run(const struct cfg *cfg, FILE *out)
                 check_sink(&p, cfg);
                 check_mapping(&p, cfg);
         }
+        if (cfg->cutover.reverse)
+                check_reverse(&p, cfg);
         if (cfg->daemon.transport == CFG_TRANSPORT_KAFKA)
                 check_kafka(&p, cfg);
         if (p.problems)

@@ -100,6 +100,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         }
         sd_notify(0, "WATCHDOG=1");
         control_verbs_tick(s);
+        if (s->reverse)
+                reverse_tick(s->reverse, s->cut_over && !s->cutover);
         if (s->pipe) {
                 pipeline_publish_backfill(s->pipe);
                 pipeline_throttle(s->pipe);
@@ -154,6 +156,14 @@ int service_run(struct cfg *cfg)
                          cfg->daemon.metrics_listen,
                          (unsigned)http_server_port(http));
         }
+        /* A mapping that cannot stream back stops us now, not after
+         * the cutover. */
+        if (reverse_check(cfg, err, sizeof(err))) {
+                log_error("%s", err);
+                rc = 78;
+                failed = false;
+                goto out;
+        }
         log_info("starting the %s", s.ops->name);
         if (s.ops->start(cfg, reg, &s.flow, err, sizeof(err))) {
                 log_error("cannot start: %s", err);
@@ -161,8 +171,10 @@ int service_run(struct cfg *cfg)
                 failed = false;
                 goto out;
         }
-        if (s.ops == &flow_direct)
+        if (s.ops == &flow_direct) {
                 s.pipe = s.flow;
+                s.reverse = reverse_new(cfg, reg);
+        }
         control_verbs_register(&s);
 
         struct event *ev_term = evsignal_new(s.base, SIGTERM, on_stop, &s);

@@ -11,6 +11,7 @@
 #include "daemon/flow.h"
 #include "daemon/metrics.h"
 #include "daemon/pipeline.h"
+#include "daemon/reverse.h"
 #include "daemon/verify_job.h"
 
 #include <jansson.h>
@@ -33,6 +34,7 @@ struct service {
         struct control_req *cutover_req; /* who waits for it */
         json_t *last_cutover;            /* outcome, or NULL */
         bool cut_over;                   /* a cutover switched */
+        struct reverse *reverse;         /* reverse streaming, rollback */
 
         struct verify_job *verify;
         struct control_req *verify_req;

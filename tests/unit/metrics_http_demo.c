@@ -147,6 +147,7 @@ static void register_all(struct metrics *reg, struct demo *d)
                 0.312);
         metrics_gauge(reg, FERRY_M_CUTOVER_LAST_TIMESTAMP, NULL);
         metrics_counter(reg, FERRY_M_CUTOVERS_TOTAL, "result", "success", NULL);
+        metrics_gauge(reg, FERRY_M_REVERSE_LAG_SECONDS, NULL);
 }
 
 int main(int argc, char **argv)

@@ -604,6 +604,28 @@ static void test_example(void)
         cfg_free(cfg);
 }
 
+/* [cutover] reverse: off by default, needs the direct transport and a
+ * rename to stream back into. */
+static void test_reverse(void)
+{
+        char err[1024];
+        struct cfg *cfg = load(MINIMAL, err, sizeof(err));
+        CHECK(cfg && !cfg->cutover.reverse && cfg->cutover.reverse_grace_ms == 0);
+        cfg_free(cfg);
+        cfg = load(MINIMAL "[cutover]\nreverse = true\nreverse_grace = 168h\n",
+                   err, sizeof(err));
+        CHECK(cfg && cfg->cutover.reverse &&
+              cfg->cutover.reverse_grace_ms == 168LL * 3600 * 1000);
+        cfg_free(cfg);
+        expect_error_prefix(MINIMAL "[cutover]\nreverse = maybe\n",
+                     "F:10: [cutover] reverse: 'maybe' is not");
+        expect_error_prefix(MINIMAL "[cutover]\naction = none\nreverse = true\n",
+                     "F:11: [cutover] reverse: needs action = rename");
+        expect_error_prefix("[daemon]\ntransport = kafka\n[kafka]\nbrokers = k:9092\n"
+                     MINIMAL "[cutover]\nreverse = on\n",
+                     "F:14: [cutover] reverse: needs transport = direct");
+}
+
 int main(void)
 {
         snprintf(pw_path, sizeof(pw_path), "/tmp/ferry-test-pw-XXXXXX");
@@ -623,6 +645,7 @@ int main(void)
         test_password_file();
         test_reload();
         test_example();
+        test_reverse();
 
         unlink(pw_path);
         UNIT_DONE();
