@@ -156,6 +156,17 @@ int verify_counts_prepare(const struct mapping *m, MYSQL *src,
                           size_t errstr_size) FERRY_WUR;
 int verify_counts_side(struct verify_counts *vc, bool target, MYSQL *my,
                        char *errstr, size_t errstr_size) FERRY_WUR;
+/**
+ * @brief Leaves out the pairs whose source table holds more than
+ *        max_rows rows by the server's estimate (information_schema),
+ *        appending {source, target, rows_estimate} to skipped for each.
+ *        A COUNT(*) costs time in proportion to the table: the cutover
+ *        counts only tables small enough for its write pause.
+ * @returns 0, or a db_classify() code (pairs not looked at yet are kept)
+ */
+int verify_counts_limit(struct verify_counts *vc, MYSQL *src,
+                        uint64_t max_rows, json_t *skipped, char *errstr,
+                        size_t errstr_size) FERRY_WUR;
 /* @returns a new report of the counts taken (verify_report_free). */
 struct verify_report *verify_counts_report(const struct verify_counts *vc);
 void verify_counts_free(struct verify_counts *vc);

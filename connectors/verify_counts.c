@@ -5,6 +5,7 @@
  */
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "connectors/db_conn.h"
 #include "connectors/verify_int.h"
 
 #include <inttypes.h>
@@ -169,19 +170,60 @@ struct verify_report *verify_counts_report(const struct verify_counts *vc)
         return r;
 }
 
+static void pair_free(struct count_pair *cp)
+{
+        for (size_t k = 0; k < cp->nsrc; k++)
+                free(cp->src_sql[k]);
+        free(cp->src_sql);
+        free(cp->dst_sql);
+        free(cp->source);
+        free(cp->target);
+}
+
+int verify_counts_limit(struct verify_counts *vc, MYSQL *src,
+                        uint64_t max_rows, json_t *skipped, char *errstr,
+                        size_t errstr_size)
+{
+        size_t kept = 0;
+        int rc = 0;
+        for (size_t i = 0; i < vc->n; i++) {
+                struct count_pair *cp = &vc->v[i];
+                char est[32] = "";
+                if (!rc) {
+                        struct buf q;
+                        buf_init(&q);
+                        buf_puts(&q, "SELECT TABLE_ROWS FROM "
+                                     "information_schema.TABLES WHERE "
+                                     "TABLE_SCHEMA = ");
+                        db_put_quoted(src, &q, vc->src_db, strlen(vc->src_db));
+                        buf_puts(&q, " AND TABLE_NAME = ");
+                        db_put_quoted(src, &q, cp->source, strlen(cp->source));
+                        rc = db_query_value(src, buf_cstr(&q), est,
+                                            sizeof(est), errstr, errstr_size);
+                        buf_free(&q);
+                }
+                uint64_t n = strtoull(est, NULL, 10);
+                if (!rc && n > max_rows) {
+                        json_array_append_new(
+                                skipped,
+                                json_pack("{s:s, s:s, s:I}", "source",
+                                          cp->source, "target", cp->target,
+                                          "rows_estimate", (json_int_t)n));
+                        pair_free(cp);
+                        continue;
+                }
+                vc->v[kept++] = *cp;
+        }
+        vc->n = kept; /* after an error, the rest is kept */
+        return rc;
+}
+
 void verify_counts_free(struct verify_counts *vc)
 {
         if (!vc)
                 return;
-        for (size_t i = 0; i < vc->n; i++) {
-                struct count_pair *cp = &vc->v[i];
-                for (size_t k = 0; k < cp->nsrc; k++)
-                        free(cp->src_sql[k]);
-                free(cp->src_sql);
-                free(cp->dst_sql);
-                free(cp->source);
-                free(cp->target);
-        }
+        for (size_t i = 0; i < vc->n; i++)
+                pair_free(&vc->v[i]);
         free(vc->v);
         free(vc->src_db);
         free(vc->dst_db);
