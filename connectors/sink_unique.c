@@ -413,7 +413,7 @@ static int has_displaced(struct mariadb_sink *sink,
 static int restore_table(struct mariadb_sink *sink, struct target_table *t,
                          char *errstr, size_t errstr_size)
 {
-        bool yes;
+        bool yes = false;
         int rc = has_displaced(sink, t, &yes, errstr, errstr_size);
         if (rc || !yes)
                 return rc;
