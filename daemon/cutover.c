@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "connectors/db_conn.h"
+#include "connectors/offsets_table.h"
 #include "connectors/signal_table.h"
 #include "connectors/table_filter.h"
 #include "connectors/verify.h"
@@ -697,21 +698,10 @@ static void record(struct cutover *c)
         c->ops->name(c->cfg, name, sizeof(name));
         snprintf(value, sizeof(value), "%s at %lld action=%s", c->barrier,
                  (long long)time(NULL), c->cfg->cutover.action);
-        struct buf q;
-        buf_init(&q);
-        buf_puts(&q, "INSERT INTO ferry.offsets (pipeline, part, position) "
-                     "VALUES (");
-        db_put_quoted(c->dst, &q, name, strlen(name));
-        buf_puts(&q, ", 'cutover', ");
-        db_put_quoted(c->dst, &q, value, strlen(value));
-        buf_puts(&q, ") ON DUPLICATE KEY UPDATE position = "
-                     "VALUES(position)");
-        if (db_exec(c->dst, buf_cstr(&q), err, sizeof(err)) ||
-            db_exec(c->dst, "COMMIT", err, sizeof(err)))
+        if (offsets_table_put(c->dst, name, "cutover", value, err, sizeof(err)))
                 log_error("cutover: recording it in ferry.offsets failed "
                           "(%s): a restarted ferryd would stream again",
                           err);
-        buf_free(&q);
         if (c->reverse_pos[0] &&
             reverse_record(c->cfg, c->dst, c->reverse_pos, err, sizeof(err)))
                 log_error("cutover: recording the reverse start position "
