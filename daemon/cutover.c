@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "connectors/db_conn.h"
+#include "connectors/offsets_table.h"
 #include "connectors/signal_table.h"
 #include "connectors/table_filter.h"
 #include "connectors/verify.h"
@@ -15,6 +16,7 @@
 #include "daemon/endpoint.h"
 #include "daemon/reverse.h"
 #include "daemon/verify_settle.h"
+#include "daemon/write_pause.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -29,13 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOCK_ATTEMPTS       3
-#define LOCK_ATTEMPT_MAX_MS 500 /* writers queue behind a waiting lock */
-#define LOCK_RETRY_GAP_MS   100 /* ... so they get through between tries */
-#define POLL_MS             2   /* hook polling in the pause */
-#define RECHECKS            3   /* rows in flight: look again this often */
-#define NARROW_ROUNDS       4   /* online key rounds before the pause */
-#define NARROW_ENOUGH       200 /* keys left for the pause to check */
+#define POLL_MS       2   /* hook polling in the pause */
+#define RECHECKS      3   /* rows in flight: look again this often */
+#define NARROW_ROUNDS 4   /* online key rounds before the pause */
+#define NARROW_ENOUGH 200 /* keys left for the pause to check */
 
 struct cutover {
         const struct cfg *cfg;
@@ -45,8 +44,7 @@ struct cutover {
         const struct mapping *m;
         bool dry_run;
         /* Copied at the start: SIGHUP may change the config meanwhile. */
-        int64_t max_lag_ms, lock_timeout_ms, drain_timeout_ms;
-        int64_t count_max_rows;
+        int64_t max_lag_ms, count_max_rows;
 
         pthread_t thread;
         atomic_bool abort;
@@ -57,18 +55,19 @@ struct cutover {
         char reason[1024];
         const char *result;
         bool switched;
-        double pause_ms;
         json_t *steps;
         json_t *verify;
         char barrier[64];
         char reverse_pos[2048]; /* target position, for reverse streaming */
 
-        /* Thread-only state. */
-        MYSQL *lock_conn, *src, *dst, *dst2;
+        /* Thread-only state, but wp.pause_ms: read after finished. The
+         * pause on the source tables owns the locking connection. */
+        struct write_pause wp;
+        MYSQL *src, *dst, *dst2;
         MYSQL **rename_conns; /* one per table, while switching */
         size_t nrename;
         /* Row counts, taken on each side while the pause does other
-         * work: the frozen source on lock_conn during the drain, the
+         * work: the frozen source on wp.conn during the drain, the
          * drained target on dst2 during the key checks. */
         struct verify_counts *counts;
         struct side_count {
@@ -82,8 +81,6 @@ struct cutover {
                 char err[512];
         } count_src, count_dst;
         char **tables; /* mapped source tables, NULL-terminated */
-        uint64_t t_start, t_locked;
-        bool locked;
 };
 
 static int fail(struct cutover *c, const char *result, const char *fmt, ...)
@@ -109,25 +106,7 @@ static void step(struct cutover *c, const char *name, uint64_t since_us)
  * end (drain_timeout), whichever is sooner; negative once over. */
 static int64_t budget_ms(struct cutover *c)
 {
-        uint64_t now = clock_mono_us();
-        int64_t left = c->drain_timeout_ms - (int64_t)(now - c->t_start) / 1000;
-        if (c->locked) {
-                int64_t l = c->lock_timeout_ms -
-                            (int64_t)(now - c->t_locked) / 1000;
-                if (l < left)
-                        left = l;
-        }
-        return left;
-}
-
-/* Bounds every statement of a session: a query that would overrun the
- * budget is interrupted by the server itself. */
-static int limit_session(MYSQL *my, int64_t ms, char *err, size_t errsz)
-{
-        char sql[96];
-        snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %.3f",
-                 ms > 0 ? (double)ms / 1000.0 : 0.001);
-        return db_exec(my, sql, err, errsz);
+        return write_pause_budget_ms(&c->wp);
 }
 
 static void *count_main(void *arg)
@@ -163,32 +142,12 @@ static int count_join(struct side_count *sc)
         return sc->rc;
 }
 
-static int unlimit_session(MYSQL *my, char *err, size_t errsz)
-{
-        return db_exec(my, "SET SESSION max_statement_time = 0", err, errsz);
-}
-
 static void release(struct cutover *c)
 {
-        /* The source count runs on the locking connection. */
+        /* The source count runs on the locking connection: it must be
+         * done before UNLOCK (or the close) can go on it. */
         count_join(&c->count_src);
-        if (!c->locked)
-                return;
-        char err[256];
-        /* If the server cannot hear UNLOCK, closing the connection is
-         * what releases the locks. The session limit set for the counts
-         * goes first: nothing may cut UNLOCK short. */
-        if (unlimit_session(c->lock_conn, err, sizeof(err)) ||
-            db_exec(c->lock_conn, "UNLOCK TABLES", err, sizeof(err))) {
-                log_warning("cutover: UNLOCK TABLES failed (%s): closing the "
-                            "connection instead",
-                            err);
-                mysql_close(c->lock_conn);
-                c->lock_conn = NULL;
-        }
-        c->pause_ms = (double)(clock_mono_us() - c->t_locked) / 1000.0;
-        c->locked = false;
-        log_info("cutover: source writes resumed pause_ms=%.1f", c->pause_ms);
+        write_pause_release(&c->wp);
 }
 
 /* The mapped source tables that [source] tables selects. */
@@ -212,7 +171,7 @@ static int connect_all(struct cutover *c)
         struct db_endpoint s = cfg_endpoint(&c->cfg->source.db);
         struct db_endpoint d = cfg_endpoint(&c->cfg->sink.db);
         char err[512];
-        if (db_connect(&c->lock_conn, &s, 30, err, sizeof(err)) ||
+        if (write_pause_connect(&c->wp, &s, err, sizeof(err)) ||
             db_connect(&c->src, &s, 30, err, sizeof(err)) ||
             db_connect(&c->dst, &d, 30, err, sizeof(err)) ||
             db_connect(&c->dst2, &d, 30, err, sizeof(err)))
@@ -275,7 +234,7 @@ static int verify_online(struct cutover *c)
         touched_keys_start(c->tk);
         /* A sink that cannot catch up fails this within drain_timeout. */
         if (verify_settled(c->cfg, c->m, c->src, c->dst, NULL, RECHECKS,
-                           c->drain_timeout_ms, c->ops->barrier, c->flow,
+                           c->wp.drain_timeout_ms, c->ops->barrier, c->flow,
                            &c->abort, &rep, err, sizeof(err)))
                 return fail(c, "failed", "verify: %s", err);
         return report_json(c, "online", rep);
@@ -311,7 +270,7 @@ static int narrow_touched(struct cutover *c)
                         break;
                 }
                 int rc = c->ops->barrier(c->flow, c->src, c->dst,
-                                         c->drain_timeout_ms, &c->abort, id,
+                                         c->wp.drain_timeout_ms, &c->abort, id,
                                          sizeof(id), err, sizeof(err));
                 json_t *suspects = json_array(); /* [[table, key text]] */
                 json_object_foreach(old, table, keys)
@@ -367,8 +326,8 @@ static int narrow_touched(struct cutover *c)
                  * remembered it; one it has not is a real difference. */
                 if (!rc && json_array_size(suspects))
                         rc = c->ops->barrier(c->flow, c->src, c->dst,
-                                             c->drain_timeout_ms, &c->abort, id,
-                                             sizeof(id), err, sizeof(err));
+                                             c->wp.drain_timeout_ms, &c->abort,
+                                             id, sizeof(id), err, sizeof(err));
                 size_t si;
                 json_t *sus;
                 json_array_foreach(rc ? NULL : suspects, si, sus)
@@ -401,61 +360,21 @@ static int narrow_touched(struct cutover *c)
 /* Step 3. */
 static int pause_writes(struct cutover *c)
 {
-        const struct cfg *cfg = c->cfg;
-        char err[512];
+        char err[1024];
         struct buf q;
         buf_init(&q);
-        buf_puts(&q, "LOCK TABLES ");
-        for (size_t i = 0; c->tables[i]; i++) {
-                if (i)
-                        buf_puts(&q, ", ");
-                db_put_ident(&q, cfg->source.db.database);
-                buf_putc(&q, '.');
-                db_put_ident(&q, c->tables[i]);
-                buf_puts(&q, " READ");
-        }
-        int64_t attempt = c->lock_timeout_ms / 4;
-        if (attempt > LOCK_ATTEMPT_MAX_MS)
-                attempt = LOCK_ATTEMPT_MAX_MS;
-        if (attempt < 50)
-                attempt = 50;
-        int rc = -1;
-        for (int i = 0; i < LOCK_ATTEMPTS && !atomic_load(&c->abort); i++) {
-                if (i)
-                        clock_sleep_ms(LOCK_RETRY_GAP_MS);
-                if (limit_session(c->lock_conn, attempt, err, sizeof(err)))
-                        break;
-                uint64_t t0 = clock_mono_us();
-                if (mysql_real_query(c->lock_conn, q.data,
-                                     (unsigned long)q.len) == 0) {
-                        c->t_locked = clock_mono_us();
-                        c->locked = true;
-                        json_object_set_new(
-                                c->steps, "lock_wait_ms",
-                                json_real((double)(c->t_locked - t0) / 1000.0));
-                        log_info("cutover: source writes paused "
-                                 "attempt=%d wait_ms=%.1f",
-                                 i + 1, (double)(c->t_locked - t0) / 1000.0);
-                        rc = 0;
-                        break;
-                }
-                snprintf(err, sizeof(err), "%s", mysql_error(c->lock_conn));
-                log_warning("cutover: lock attempt %d of %d gave up after "
-                            "%lldms: %s",
-                            i + 1, LOCK_ATTEMPTS, (long long)attempt, err);
-        }
+        for (size_t i = 0; c->tables[i]; i++)
+                write_pause_put_table(&q, c->cfg->source.db.database,
+                                      c->tables[i]);
+        int rc = write_pause_take(&c->wp, buf_cstr(&q), &c->abort, err,
+                                  sizeof(err));
         buf_free(&q);
-        if (rc == 0) {
-                /* UNLOCK must never be cut short. */
-                if (unlimit_session(c->lock_conn, err, sizeof(err)))
-                        return fail(c, "failed", "after pausing: %s", err);
-                return 0;
-        }
-        return fail(c, "failed",
-                    "could not pause writes on the source "
-                    "tables in %d attempts of %lldms (a long "
-                    "transaction holds them?): %s",
-                    LOCK_ATTEMPTS, (long long)attempt, err);
+        if (c->wp.locked)
+                json_object_set_new(c->steps, "lock_wait_ms",
+                                    json_real(c->wp.lock_wait_ms));
+        if (rc)
+                return fail(c, "failed", "%s", err);
+        return 0;
 }
 
 /* Step 4: everything written before the pause is applied once the
@@ -483,9 +402,9 @@ static int verify_paused(struct cutover *c)
         json_t *touched = touched_keys_take(c->tk, &overflow);
         int rc = 0;
         int64_t left = budget_ms(c);
-        if (limit_session(c->src, left, err, sizeof(err)) ||
-            limit_session(c->dst, left, err, sizeof(err)) ||
-            limit_session(c->dst2, left, err, sizeof(err))) {
+        if (write_pause_limit_session(c->src, left, err, sizeof(err)) ||
+            write_pause_limit_session(c->dst, left, err, sizeof(err)) ||
+            write_pause_limit_session(c->dst2, left, err, sizeof(err))) {
                 json_decref(touched);
                 return fail(c, "failed", "verify: %s", err);
         }
@@ -562,8 +481,8 @@ static int verify_paused(struct cutover *c)
         json_object_set_new(c->verify, "paused_keys_checked",
                             json_integer((json_int_t)nkeys));
         json_decref(touched);
-        if (rc == 0 && (unlimit_session(c->src, err, sizeof(err)) ||
-                        unlimit_session(c->dst, err, sizeof(err))))
+        if (rc == 0 && (write_pause_unlimit_session(c->src, err, sizeof(err)) ||
+                        write_pause_unlimit_session(c->dst, err, sizeof(err))))
                 rc = fail(c, "failed", "after verifying: %s", err);
         return rc;
 }
@@ -779,21 +698,10 @@ static void record(struct cutover *c)
         c->ops->name(c->cfg, name, sizeof(name));
         snprintf(value, sizeof(value), "%s at %lld action=%s", c->barrier,
                  (long long)time(NULL), c->cfg->cutover.action);
-        struct buf q;
-        buf_init(&q);
-        buf_puts(&q, "INSERT INTO ferry.offsets (pipeline, part, position) "
-                     "VALUES (");
-        db_put_quoted(c->dst, &q, name, strlen(name));
-        buf_puts(&q, ", 'cutover', ");
-        db_put_quoted(c->dst, &q, value, strlen(value));
-        buf_puts(&q, ") ON DUPLICATE KEY UPDATE position = "
-                     "VALUES(position)");
-        if (db_exec(c->dst, buf_cstr(&q), err, sizeof(err)) ||
-            db_exec(c->dst, "COMMIT", err, sizeof(err)))
+        if (offsets_table_put(c->dst, name, "cutover", value, err, sizeof(err)))
                 log_error("cutover: recording it in ferry.offsets failed "
                           "(%s): a restarted ferryd would stream again",
                           err);
-        buf_free(&q);
         if (c->reverse_pos[0] &&
             reverse_record(c->cfg, c->dst, c->reverse_pos, err, sizeof(err)))
                 log_error("cutover: recording the reverse start position "
@@ -855,7 +763,7 @@ static void run(struct cutover *c)
                 return;
         }
         /* The online verify may take long; the budget starts here. */
-        c->t_start = clock_mono_us();
+        write_pause_begin(&c->wp);
 
         struct verify_counts *vc = NULL;
         if (verify_counts_prepare(c->m, c->src, c->cfg->source.db.database,
@@ -897,11 +805,12 @@ static void run(struct cutover *c)
                 return;
         /* The source is frozen now: count it while the stream drains,
          * bounded like every statement of the pause. */
-        if (limit_session(c->lock_conn, budget_ms(c), err, sizeof(err))) {
+        if (write_pause_limit_session(c->wp.conn, budget_ms(c), err,
+                                      sizeof(err))) {
                 fail(c, "failed", "after pausing: %s", err);
                 return;
         }
-        count_start(&c->count_src, c->counts, c->lock_conn, false);
+        count_start(&c->count_src, c->counts, c->wp.conn, false);
         atomic_store(&c->step, "draining");
         t = clock_mono_us();
         if (drain(c))
@@ -938,7 +847,7 @@ static void run(struct cutover *c)
 static void *cutover_main(void *arg)
 {
         struct cutover *c = arg;
-        c->t_start = clock_mono_us();
+        write_pause_begin(&c->wp);
         log_info("cutover: starting%s action=%s",
                  c->dry_run ? " (dry run)" : "", c->cfg->cutover.action);
         run(c);
@@ -948,17 +857,17 @@ static void *cutover_main(void *arg)
                 c->result = "failed";
         bool overflow;
         json_decref(touched_keys_take(c->tk, &overflow));
-        if (c->pause_ms > 0)
+        if (c->wp.pause_ms > 0)
                 json_object_set_new(c->steps, "pause_ms",
-                                    json_real(c->pause_ms));
+                                    json_real(c->wp.pause_ms));
         if (!strcmp(c->result, "succeeded") ||
             !strcmp(c->result, "dry_run_succeeded"))
                 log_info("cutover: %s pause_ms=%.1f barrier=%s", c->result,
-                         c->pause_ms, c->barrier);
+                         c->wp.pause_ms, c->barrier);
         else
                 log_error("cutover: %s after %s: %s pause_ms=%.1f", c->result,
-                          atomic_load(&c->step), c->reason, c->pause_ms);
-        mysql_close(c->lock_conn);
+                          atomic_load(&c->step), c->reason, c->wp.pause_ms);
+        write_pause_close(&c->wp);
         mysql_close(c->src);
         mysql_close(c->dst);
         mysql_close(c->dst2);
@@ -967,7 +876,7 @@ static void *cutover_main(void *arg)
         free(c->rename_conns);
         c->rename_conns = NULL;
         c->nrename = 0;
-        c->lock_conn = c->src = c->dst = c->dst2 = NULL;
+        c->src = c->dst = c->dst2 = NULL;
         verify_counts_free(c->counts);
         c->counts = NULL;
         atomic_store(&c->step, "done");
@@ -987,8 +896,9 @@ struct cutover *cutover_start(const struct cfg *cfg,
         c->m = ops->mapping(flow);
         c->dry_run = dry_run;
         c->max_lag_ms = cfg->cutover.max_lag_ms;
-        c->lock_timeout_ms = cfg->cutover.lock_timeout_ms;
-        c->drain_timeout_ms = cfg->cutover.drain_timeout_ms;
+        write_pause_init(&c->wp, "cutover", "source writes",
+                         "the source tables", cfg->cutover.lock_timeout_ms,
+                         cfg->cutover.drain_timeout_ms);
         c->count_max_rows = cfg->cutover.pause_count_max_rows;
         c->steps = json_object();
         c->verify = json_object();
@@ -1019,12 +929,12 @@ bool cutover_switched(struct cutover *c)
 
 json_t *cutover_result(struct cutover *c)
 {
-        json_t *r =
-                json_pack("{s:s, s:s, s:f, s:O, s:O, s:s, s:s, s:b}", "result",
-                          c->result ? c->result : "running", "reason",
-                          c->reason, "pause_ms", c->pause_ms, "steps", c->steps,
-                          "verify", c->verify, "barrier", c->barrier, "action",
-                          c->cfg->cutover.action, "dry_run", c->dry_run);
+        json_t *r = json_pack("{s:s, s:s, s:f, s:O, s:O, s:s, s:s, s:b}",
+                              "result", c->result ? c->result : "running",
+                              "reason", c->reason, "pause_ms", c->wp.pause_ms,
+                              "steps", c->steps, "verify", c->verify, "barrier",
+                              c->barrier, "action", c->cfg->cutover.action,
+                              "dry_run", c->dry_run);
         return r;
 }
 

@@ -18,6 +18,7 @@
 #include "connectors/db_conn.h"
 #include "connectors/kafka_acks.h"
 #include "connectors/kafka_producer.h"
+#include "connectors/offsets_table.h"
 #include "connectors/snapshot.h"
 #include "connectors/table_filter.h"
 #include "daemon/ferry_version.h"
@@ -541,16 +542,10 @@ static bool cut_over_recorded(struct kafka_source *ks)
                 return false;
         }
         kafka_sink_pipeline_name(cfg, name, sizeof(name));
-        struct buf q;
-        buf_init(&q);
-        buf_puts(&q, "SELECT position FROM ferry.offsets WHERE pipeline = ");
-        db_put_quoted(my, &q, name, strlen(name));
-        buf_puts(&q, " AND part = 'cutover'");
         /* No ferry.offsets yet (no sink ran) is an error too: not cut
          * over. */
-        int rc = db_query_value(my, buf_cstr(&q), got, sizeof(got), err,
-                                sizeof(err));
-        buf_free(&q);
+        int rc = offsets_table_get(my, name, "cutover", got, sizeof(got), err,
+                                   sizeof(err));
         mysql_close(my);
         if (rc || !got[0])
                 return false;

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "connectors/db_conn.h"
+#include "connectors/offsets_table.h"
 #include "connectors/table_filter.h"
 #include "daemon/endpoint.h"
 #include "daemon/metric_names.h"
@@ -122,21 +123,7 @@ static int put_part(const struct cfg *cfg, MYSQL *my, const char *part,
 {
         char name[300];
         pipeline_name(cfg, name, sizeof(name));
-        struct buf q;
-        buf_init(&q);
-        buf_puts(&q, "INSERT INTO ferry.offsets (pipeline, part, position) "
-                     "VALUES (");
-        db_put_quoted(my, &q, name, strlen(name));
-        buf_putc(&q, ',');
-        db_put_quoted(my, &q, part, strlen(part));
-        buf_putc(&q, ',');
-        db_put_quoted(my, &q, value, strlen(value));
-        buf_puts(&q, ") ON DUPLICATE KEY UPDATE position = VALUES(position)");
-        int rc = db_exec(my, buf_cstr(&q), errstr, errstr_size);
-        if (rc == 0)
-                rc = db_exec(my, "COMMIT", errstr, errstr_size);
-        buf_free(&q);
-        return rc;
+        return offsets_table_put(my, name, part, value, errstr, errstr_size);
 }
 
 int reverse_record(const struct cfg *cfg, MYSQL *dst, const char *pos,
@@ -251,18 +238,9 @@ static int read_state(struct reverse *r, char *rev, size_t revsz, char *rb,
         const char *parts[] = {REVERSE_PART, ROLLBACK_PART};
         char *outs[] = {rev, rb};
         size_t sizes[] = {revsz, rbsz};
-        for (size_t i = 0; i < 2 && rc == 0; i++) {
-                struct buf q;
-                buf_init(&q);
-                buf_puts(&q, "SELECT position FROM ferry.offsets WHERE "
-                             "pipeline = ");
-                db_put_quoted(my, &q, name, strlen(name));
-                buf_puts(&q, " AND part = ");
-                db_put_quoted(my, &q, parts[i], strlen(parts[i]));
-                rc = db_query_value(my, buf_cstr(&q), outs[i], sizes[i], err,
-                                    sizeof(err));
-                buf_free(&q);
-        }
+        for (size_t i = 0; i < 2 && rc == 0; i++)
+                rc = offsets_table_get(my, name, parts[i], outs[i], sizes[i],
+                                       err, sizeof(err));
         mysql_close(my);
         if (rc)
                 snprintf(r->error, sizeof(r->error),

@@ -18,6 +18,7 @@
 #include "daemon/barrier.h"
 #include "daemon/endpoint.h"
 #include "daemon/reverse.h"
+#include "daemon/write_pause.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,10 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOCK_ATTEMPTS       3
-#define LOCK_ATTEMPT_MAX_MS 500 /* writers queue behind a waiting lock */
-#define LOCK_RETRY_GAP_MS   100 /* ... so they get through between tries */
-
 struct rollback {
         const struct cfg *cfg, *rcfg;
         struct pipeline *rp;
@@ -37,7 +34,7 @@ struct rollback {
         char *const *tables;
         bool dry_run;
         /* Copied at the start: SIGHUP may change the config meanwhile. */
-        int64_t max_lag_ms, lock_timeout_ms, drain_timeout_ms;
+        int64_t max_lag_ms;
 
         pthread_t thread;
         atomic_bool finished;
@@ -46,14 +43,14 @@ struct rollback {
         char reason[1024];
         const char *result;
         bool switched;
-        double pause_ms;
         json_t *steps;
         json_t *verify;
         char barrier[64];
 
-        MYSQL *lock_conn, *tgt, *src;
-        uint64_t t_start, t_locked;
-        bool locked;
+        /* Thread-only, but wp.pause_ms: read after finished. The pause
+         * on the new tables owns the locking connection. */
+        struct write_pause wp;
+        MYSQL *tgt, *src;
 };
 
 static int fail(struct rollback *rb, const char *result, const char *fmt, ...)
@@ -78,47 +75,7 @@ static void step(struct rollback *rb, const char *name, uint64_t since_us)
 /* ms left before the pause must end or the rollback must end. */
 static int64_t budget_ms(struct rollback *rb)
 {
-        uint64_t now = clock_mono_us();
-        int64_t left =
-                rb->drain_timeout_ms - (int64_t)(now - rb->t_start) / 1000;
-        if (rb->locked) {
-                int64_t l = rb->lock_timeout_ms -
-                            (int64_t)(now - rb->t_locked) / 1000;
-                if (l < left)
-                        left = l;
-        }
-        return left;
-}
-
-/* The server interrupts any statement that would overrun the budget. */
-static int limit_session(MYSQL *my, int64_t ms, char *err, size_t errsz)
-{
-        char sql[96];
-        snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %.3f",
-                 ms > 0 ? (double)ms / 1000.0 : 0.001);
-        return db_exec(my, sql, err, errsz);
-}
-
-static void release(struct rollback *rb)
-{
-        if (!rb->locked)
-                return;
-        char err[256];
-        /* If the server cannot hear UNLOCK, closing the connection is
-         * what releases the locks. */
-        if (db_exec(rb->lock_conn, "SET SESSION max_statement_time = 0", err,
-                    sizeof(err)) ||
-            db_exec(rb->lock_conn, "UNLOCK TABLES", err, sizeof(err))) {
-                log_warning("rollback: UNLOCK TABLES failed (%s): closing "
-                            "the connection instead",
-                            err);
-                mysql_close(rb->lock_conn);
-                rb->lock_conn = NULL;
-        }
-        rb->pause_ms = (double)(clock_mono_us() - rb->t_locked) / 1000.0;
-        rb->locked = false;
-        log_info("rollback: writes to the new tables resumed pause_ms=%.1f",
-                 rb->pause_ms);
+        return write_pause_budget_ms(&rb->wp);
 }
 
 static int preconditions(struct rollback *rb)
@@ -146,7 +103,7 @@ static int connect_all(struct rollback *rb)
         struct db_endpoint t = cfg_endpoint(&rb->cfg->sink.db);
         struct db_endpoint s = cfg_endpoint(&rb->cfg->source.db);
         char err[512];
-        if (db_connect(&rb->lock_conn, &t, 30, err, sizeof(err)) ||
+        if (write_pause_connect(&rb->wp, &t, err, sizeof(err)) ||
             db_connect(&rb->tgt, &t, 30, err, sizeof(err)) ||
             db_connect(&rb->src, &s, 30, err, sizeof(err)))
                 return fail(rb, "failed", "connecting: %s", err);
@@ -158,64 +115,22 @@ static int connect_all(struct rollback *rb)
 /* Pauses writes on every new table the retired ones feed. */
 static int pause_writes(struct rollback *rb)
 {
-        const char *db = rb->cfg->sink.db.database;
-        char err[512];
+        char err[1024];
         struct buf q;
         buf_init(&q);
-        buf_puts(&q, "LOCK TABLES ");
-        bool any = false;
         for (size_t i = 0; rb->tables[i]; i++) {
                 const char *const *t =
                         mapping_source_targets(rb->fwd, rb->tables[i]);
-                for (; t && *t; t++) {
-                        if (any)
-                                buf_puts(&q, ", ");
-                        db_put_ident(&q, db);
-                        buf_putc(&q, '.');
-                        db_put_ident(&q, *t);
-                        buf_puts(&q, " READ");
-                        any = true;
-                }
+                for (; t && *t; t++)
+                        write_pause_put_table(&q, rb->cfg->sink.db.database,
+                                              *t);
         }
-        int64_t attempt = rb->lock_timeout_ms / 4;
-        if (attempt > LOCK_ATTEMPT_MAX_MS)
-                attempt = LOCK_ATTEMPT_MAX_MS;
-        if (attempt < 50)
-                attempt = 50;
-        int rc = -1;
-        for (int i = 0; i < LOCK_ATTEMPTS; i++) {
-                if (i)
-                        clock_sleep_ms(LOCK_RETRY_GAP_MS);
-                if (limit_session(rb->lock_conn, attempt, err, sizeof(err)))
-                        break;
-                uint64_t t0 = clock_mono_us();
-                if (mysql_real_query(rb->lock_conn, q.data,
-                                     (unsigned long)q.len) == 0) {
-                        rb->t_locked = clock_mono_us();
-                        rb->locked = true;
-                        log_info("rollback: writes to the new tables paused "
-                                 "attempt=%d wait_ms=%.1f",
-                                 i + 1, (double)(rb->t_locked - t0) / 1000.0);
-                        rc = 0;
-                        break;
-                }
-                snprintf(err, sizeof(err), "%s", mysql_error(rb->lock_conn));
-                log_warning("rollback: lock attempt %d of %d gave up after "
-                            "%lldms: %s",
-                            i + 1, LOCK_ATTEMPTS, (long long)attempt, err);
-        }
+        int rc =
+                write_pause_take(&rb->wp, buf_cstr(&q), NULL, err, sizeof(err));
         buf_free(&q);
-        if (rc == 0) {
-                /* UNLOCK must never be cut short. */
-                if (db_exec(rb->lock_conn, "SET SESSION max_statement_time = 0",
-                            err, sizeof(err)))
-                        return fail(rb, "failed", "after pausing: %s", err);
-                return 0;
-        }
-        return fail(rb, "failed",
-                    "could not pause writes on the new tables in %d "
-                    "attempts of %lldms (a long transaction holds them?): %s",
-                    LOCK_ATTEMPTS, (long long)attempt, err);
+        if (rc)
+                return fail(rb, "failed", "%s", err);
+        return 0;
 }
 
 /* Everything written to the new tables before the pause is in the
@@ -241,8 +156,8 @@ static int verify_paused(struct rollback *rb)
         const struct cfg *cfg = rb->cfg;
         char err[1024];
         int64_t left = budget_ms(rb);
-        if (limit_session(rb->src, left, err, sizeof(err)) ||
-            limit_session(rb->tgt, left, err, sizeof(err)))
+        if (write_pause_limit_session(rb->src, left, err, sizeof(err)) ||
+            write_pause_limit_session(rb->tgt, left, err, sizeof(err)))
                 return fail(rb, "failed", "verify: %s", err);
         json_t *all = json_array();
         json_object_set_new(rb->verify, "paused_counts", all);
@@ -299,7 +214,8 @@ static int switch_back(struct rollback *rb)
                 buf_putc(&q, '.');
                 db_put_ident(&q, rb->tables[i]);
         }
-        int rc = limit_session(rb->src, budget_ms(rb), err, sizeof(err));
+        int rc = write_pause_limit_session(rb->src, budget_ms(rb), err,
+                                           sizeof(err));
         if (rc == 0)
                 rc = db_exec(rb->src, buf_cstr(&q), err, sizeof(err));
         buf_free(&q);
@@ -318,7 +234,7 @@ static void run(struct rollback *rb)
         char err[512];
         if (preconditions(rb) || connect_all(rb))
                 return;
-        rb->t_start = clock_mono_us();
+        write_pause_begin(&rb->wp);
         if (pause_writes(rb))
                 return;
         t = clock_mono_us();
@@ -342,7 +258,7 @@ static void run(struct rollback *rb)
                 pipeline_request_stop(rb->rp);
                 rb->switched = true;
         }
-        release(rb);
+        write_pause_release(&rb->wp);
         rb->result = rb->dry_run ? "dry_run_succeeded" : "succeeded";
         if (rb->switched && rollback_record(rb->cfg, rb->tgt, err, sizeof(err)))
                 log_error("rollback: recording it in ferry.offsets failed "
@@ -353,26 +269,26 @@ static void run(struct rollback *rb)
 static void *rollback_main(void *arg)
 {
         struct rollback *rb = arg;
-        rb->t_start = clock_mono_us();
+        write_pause_begin(&rb->wp);
         log_info("rollback: starting%s", rb->dry_run ? " (dry run)" : "");
         run(rb);
-        release(rb);
+        write_pause_release(&rb->wp);
         if (!rb->result)
                 rb->result = "failed";
-        if (rb->pause_ms > 0)
+        if (rb->wp.pause_ms > 0)
                 json_object_set_new(rb->steps, "pause_ms",
-                                    json_real(rb->pause_ms));
+                                    json_real(rb->wp.pause_ms));
         if (!strcmp(rb->result, "succeeded") ||
             !strcmp(rb->result, "dry_run_succeeded"))
                 log_info("rollback: %s pause_ms=%.1f barrier=%s", rb->result,
-                         rb->pause_ms, rb->barrier);
+                         rb->wp.pause_ms, rb->barrier);
         else
                 log_error("rollback: %s: %s pause_ms=%.1f", rb->result,
-                          rb->reason, rb->pause_ms);
-        mysql_close(rb->lock_conn);
+                          rb->reason, rb->wp.pause_ms);
+        write_pause_close(&rb->wp);
         mysql_close(rb->tgt);
         mysql_close(rb->src);
-        rb->lock_conn = rb->tgt = rb->src = NULL;
+        rb->tgt = rb->src = NULL;
         atomic_store(&rb->finished, true);
         return NULL;
 }
@@ -389,8 +305,9 @@ struct rollback *rollback_start(const struct cfg *cfg, const struct cfg *rcfg,
         rb->tables = tables;
         rb->dry_run = dry_run;
         rb->max_lag_ms = cfg->cutover.max_lag_ms;
-        rb->lock_timeout_ms = cfg->cutover.lock_timeout_ms;
-        rb->drain_timeout_ms = cfg->cutover.drain_timeout_ms;
+        write_pause_init(&rb->wp, "rollback", "writes to the new tables",
+                         "the new tables", cfg->cutover.lock_timeout_ms,
+                         cfg->cutover.drain_timeout_ms);
         rb->steps = json_object();
         rb->verify = json_object();
         pthread_create(&rb->thread, NULL, rollback_main, rb);
@@ -411,7 +328,7 @@ json_t *rollback_result(struct rollback *rb)
 {
         return json_pack("{s:s, s:s, s:f, s:O, s:O, s:s, s:b}", "result",
                          rb->result ? rb->result : "running", "reason",
-                         rb->reason, "pause_ms", rb->pause_ms, "steps",
+                         rb->reason, "pause_ms", rb->wp.pause_ms, "steps",
                          rb->steps, "verify", rb->verify, "barrier",
                          rb->barrier, "dry_run", rb->dry_run);
 }
