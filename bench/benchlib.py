@@ -137,17 +137,18 @@ def gtid_reached(cur, target):
 
 
 def row(name, ferry, unit, baseline=None, baseline_name=None, ratio=None,
-        target=None, met=None, rss_mib=None, note=None):
+        target=None, met=None, rss_mib=None, note=None, ferry_text=None):
     """One line of bench/run's summary table. ferry / baseline are numbers
     in `unit`; ratio is ferry / baseline unless given (None: no ratio);
-    target is a string ("≥ 0.50x", "< 300 ms"), met True/False/None."""
+    target is a string ("≥ 0.50x", "< 300 ms"), met True/False/None;
+    ferry_text, if given, is shown instead of the number."""
     if ratio is None and baseline and ferry is not None and \
             isinstance(baseline, (int, float)):
         ratio = ferry / baseline
     return {"benchmark": name, "ferry": ferry, "unit": unit,
             "baseline": baseline, "baseline_name": baseline_name,
             "ratio": ratio, "target": target, "met": met,
-            "rss_mib": rss_mib, "note": note}
+            "rss_mib": rss_mib, "note": note, "ferry_text": ferry_text}
 
 
 def add_json_arg(ap):
