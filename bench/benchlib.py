@@ -85,7 +85,7 @@ def binlog_bytes(m, files):
 
 def mariadb_binlog_seconds(m, files):
     """Wall time of `mariadb-binlog --read-from-remote-server
-    --base64-output=decode-rows -v FILES > /dev/null` (as bench/run)."""
+    --base64-output=decode-rows -v FILES > /dev/null` (as bench/decode)."""
     cmd = ["mariadb-binlog", "--read-from-remote-server", "--host=127.0.0.1",
            f"--port={m.port}", f"--user={m.repl_user}",
            f"--password={m.repl_password}", "--base64-output=decode-rows",
@@ -159,8 +159,9 @@ def add_json_arg(ap):
 
 def write_json(path, name, rows, raw=None, ok=True, notes=()):
     """The --json output: {benchmark, command, ok, rows: [row()], notes,
-    raw}. Written once, at the end; a failed run writes nothing (bench/run
-    reports the exit status and the stderr tail instead)."""
+    raw}. Written once, at the end, with ok=False when a check failed; a
+    run that dies writes nothing (bench/run then reports its exit status
+    and the tail of its output)."""
     if not path:
         return
     out = {"benchmark": name, "command": sys.argv, "ok": ok,
