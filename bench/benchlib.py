@@ -139,10 +139,12 @@ def gtid_reached(cur, target):
 def row(name, ferry, unit, baseline=None, baseline_name=None, ratio=None,
         target=None, met=None, rss_mib=None, note=None, ferry_text=None):
     """One line of bench/run's summary table. ferry / baseline are numbers
-    in `unit`; ratio is ferry / baseline unless given (None: no ratio);
+    in `unit`; ratio is ferry / baseline unless given (False: none);
     target is a string ("≥ 0.50x", "< 300 ms"), met True/False/None;
     ferry_text, if given, is shown instead of the number."""
-    if ratio is None and baseline and ferry is not None and \
+    if ratio is False:  # a baseline to show, but no meaningful ratio
+        ratio = None
+    elif ratio is None and baseline and ferry is not None and \
             isinstance(baseline, (int, float)):
         ratio = ferry / baseline
     return {"benchmark": name, "ferry": ferry, "unit": unit,
