@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Helpers shared by bench/kafka and bench/apply (not a benchmark)."""
+"""Helpers shared by the bench/ scripts (not a benchmark)."""
+import json
 import os
 import signal
 import subprocess
@@ -84,7 +85,7 @@ def binlog_bytes(m, files):
 
 def mariadb_binlog_seconds(m, files):
     """Wall time of `mariadb-binlog --read-from-remote-server
-    --base64-output=decode-rows -v FILES > /dev/null` (as bench/run)."""
+    --base64-output=decode-rows -v FILES > /dev/null` (as bench/decode)."""
     cmd = ["mariadb-binlog", "--read-from-remote-server", "--host=127.0.0.1",
            f"--port={m.port}", f"--user={m.repl_user}",
            f"--password={m.repl_password}", "--base64-output=decode-rows",
@@ -133,6 +134,44 @@ def gtid_reached(cur, target):
                 for g in (pos or "").split(",") if g}
     c = seqs(cur)
     return all(c.get(d, -1) >= n for d, n in seqs(target).items())
+
+
+def row(name, ferry, unit, baseline=None, baseline_name=None, ratio=None,
+        target=None, met=None, rss_mib=None, note=None, ferry_text=None):
+    """One line of bench/run's summary table. ferry / baseline are numbers
+    in `unit`; ratio is ferry / baseline unless given (False: none);
+    target is a string ("≥ 0.50x", "< 300 ms"), met True/False/None;
+    ferry_text, if given, is shown instead of the number."""
+    if ratio is False:  # a baseline to show, but no meaningful ratio
+        ratio = None
+    elif ratio is None and baseline and ferry is not None and \
+            isinstance(baseline, (int, float)):
+        ratio = ferry / baseline
+    return {"benchmark": name, "ferry": ferry, "unit": unit,
+            "baseline": baseline, "baseline_name": baseline_name,
+            "ratio": ratio, "target": target, "met": met,
+            "rss_mib": rss_mib, "note": note, "ferry_text": ferry_text}
+
+
+def add_json_arg(ap):
+    ap.add_argument("--json", metavar="FILE",
+                    help="also write the results as JSON to FILE (what "
+                         "bench/run reads)")
+
+
+def write_json(path, name, rows, raw=None, ok=True, notes=()):
+    """The --json output: {benchmark, command, ok, rows: [row()], notes,
+    raw}. Written once, at the end, with ok=False when a check failed; a
+    run that dies writes nothing (bench/run then reports its exit status
+    and the tail of its output)."""
+    if not path:
+        return
+    out = {"benchmark": name, "command": sys.argv, "ok": ok,
+           "rows": rows, "notes": list(notes), "raw": raw or {}}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f, indent=1, default=str)
+    os.replace(tmp, path)
 
 
 def _term(*_a):
