@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Fault torture for the direct transport: the event_finder workload
-writes while ferryd backfills and streams, and faults land at random
-moments:
+"""Fault torture: the event_finder workload writes while ferry backfills
+and streams, and faults land at random moments.
+
+--transport direct (the default), one ferryd (role all):
 
   kill9        kill -9 of ferryd, then a restart
   sigterm      SIGTERM (drain and stop), then a restart
@@ -10,6 +11,22 @@ moments:
   db_restart   restart of the MariaDB server (source and target: one
                server here), writer paused around it
   db_kill      kill -9 of the MariaDB server, then a restart
+
+--transport kafka: a source-role ferryd producing to the mock Kafka
+cluster (tests/kafka_mock, three brokers) and two sink-role ferryd in one
+consumer group:
+
+  backfill_sigterm  SIGTERM of the source or a sink while the source is
+                    still backfilling, then a restart (the first faults)
+  source_kill9      kill -9 of the source, then a restart
+  sink_kill9        kill -9 of one sink worker (the group waits out its
+                    session timeout before the other takes over)
+  both_kill9        kill -9 of the source and a sink at once
+  source_sigterm    SIGTERM of the source, then a restart
+  sink_sigterm      SIGTERM of one sink worker, then a restart
+  dump_kill, db_restart, db_kill   as above
+  broker_down       one broker (or, one time in four, all three) down for
+                    --down seconds, writes going on, then up again
 
 After every scenario and at the end the target must equal the source
 table by table, byte for byte, and every write the writer was told
@@ -19,13 +36,16 @@ recover by itself.
 
   tests/torture/torture.py                      short run (about a minute)
   tests/torture/torture.py --faults 100 --seed 7   the long run (>= 100 kills)
+  tests/torture/torture.py --transport kafka --faults 100 --seed 7
 
 Builds nothing: run after `ninja -C build` (FERRY_BUILD_DIR picks another
 build).
 """
 import argparse
+import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +60,7 @@ import MySQLdb  # noqa: E402
 from tests.harness import event_finder as ef  # noqa: E402
 from tests.harness import workload as wl  # noqa: E402
 from tests.harness.ferry import write_config  # noqa: E402
+from tests.harness.kafka import KafkaMock  # noqa: E402
 from tests.harness.mariadb import MariaDB  # noqa: E402
 from tests.integration.test_direct_pipeline import (  # noqa: E402
     MAPPING, Ferryd, converge)
@@ -61,7 +82,7 @@ class Torture:
         self.f = self.work = None
         self.works = []
         self.injected = {k: 0 for k in FAULTS}
-        self.divergences = 0
+        self.divergences = self.checks = 0
 
     def setup(self):
         m = self.m
@@ -128,6 +149,7 @@ class Torture:
 
     def check(self, what, timeout=120):
         """Target equals source (writer paused while comparing)."""
+        self.checks += 1
         self.stop_writer()
         diff = converge(self.m, "ef_src", "ef_dst", timeout=timeout)
         t = MySQLdb.connect(unix_socket=self.m.socket, user="root",
@@ -170,30 +192,289 @@ class Torture:
             self.f.kill()
         self.m.destroy()
 
+KAFKA_FAULTS = ["source_kill9", "sink_kill9", "both_kill9", "source_sigterm",
+                "sink_sigterm", "dump_kill", "db_restart", "db_kill",
+                "broker_down"]
+
+# One partition for the topics whose target table has a secondary unique
+# key (e-mail and clerk id, ticket id, payment reference, (user, event),
+# settings' user): the workload moves those values between rows, and a
+# move between rows in two partitions is not solved yet in the Kafka sink
+# (README, "Not solved yet"). The other four tables get several
+# partitions, split between the two sink processes.
+UNIQUE_KEYED = {"clerk_sync_clerkuser", "clerk_sync_ticket",
+                "clerk_sync_payment", "clerk_sync_savedevent",
+                "clerk_sync_notificationsettings"}
+
+KAFKA_RDKAFKA = {
+    # A killed member blocks the group's next rebalance until its session
+    # times out: keep that short (the mock cluster accepts 6 s).
+    "rdkafka.session.timeout.ms": "6000",
+    "rdkafka.heartbeat.interval.ms": "500",
+    "rdkafka.topic.metadata.refresh.interval.ms": "1000",
+    "rdkafka.reconnect.backoff.ms": "50",
+    "rdkafka.reconnect.backoff.max.ms": "1000",
+}
+
+
+class KafkaTorture(Torture):
+    """transport = kafka: a source-role ferryd and two sink-role ferryd in
+    one consumer group, through the mock Kafka cluster."""
+
+    SINKS = 2
+
+    def __init__(self, basedir, seed, scale, rate, log=print, partitions=3,
+                 down=(10.0, 30.0), backfill_faults=2):
+        super().__init__(basedir, seed, scale, rate, log)
+        self.partitions, self.down = partitions, down
+        self.backfill_faults = backfill_faults
+        # slow enough for faults to land during the backfill
+        self.backfill_rate = 1500
+        self.kafka = None
+        self.src = None
+        self.sinks = [None] * self.SINKS
+        self.injected = {k: 0 for k in ["backfill_sigterm"] + KAFKA_FAULTS}
+        self.bag = []
+
+    def setup(self):
+        m = self.m
+        m.start()
+        m.execute_root("CREATE DATABASE ef_src", "CREATE DATABASE ef_dst")
+        src = MySQLdb.connect(unix_socket=m.socket, user="root", db="ef_src",
+                              local_infile=1)
+        ef.create_source_schema(src)
+        ef.generate(src, scale=self.scale, seed=1, log=lambda *a: None)
+        src.close()
+        dst = MySQLdb.connect(unix_socket=m.socket, user="root", db="ef_dst")
+        ef.create_target_schema(dst)
+        dst.close()
+        self.kafka = KafkaMock(brokers=3).start()
+        for table in ef.COLUMNS:
+            self.kafka.create_topic(
+                f"ef.ef_src.{table}",
+                1 if table in UNIQUE_KEYED else self.partitions)
+        sink = {"socket": m.socket, "database": "ef_dst", "mapping": MAPPING,
+                "workers": "1", "group": "torture"}
+        kafka = dict(KAFKA_RDKAFKA, brokers=self.kafka.bootstrap,
+                     topic_prefix="ef")
+
+        def conf(name, role):
+            d = os.path.join(self.basedir, name)
+            os.makedirs(d)
+            return write_config(
+                os.path.join(d, "ferryd.conf"), m, "ef_src",
+                tables="clerk_sync_%", start="snapshot",
+                extra={"daemon": {"role": role, "transport": "kafka"},
+                       "source": {"backfill_max_rows_per_second":
+                                  str(self.backfill_rate)},
+                       "kafka": kafka, "sink": sink})
+        self.src_cfg = conf("source", "source")
+        self.sink_cfgs = [conf(f"sink{i}", "sink") for i in range(self.SINKS)]
+        self.checkpoint = os.path.join(self.basedir, "source", "state",
+                                       "source-checkpoint.json")
+
+    def procs(self):
+        return [("source", self.src)] + [
+            (f"sink{i}", f) for i, f in enumerate(self.sinks)]
+
+    def logs(self, n=25):
+        return "".join(f"\n--- {name}:\n" + "".join(f.log[-n:])
+                       for name, f in self.procs() if f)
+
+    def start_source(self):
+        self.src = Ferryd(self.src_cfg)
+        self.src.wait_log(r"kafka source epoch starts", timeout=60)
+
+    def start_sink(self, i):
+        self.sinks[i] = Ferryd(self.sink_cfgs[i])
+        self.sinks[i].wait_log(r"kafka sink started", timeout=60)
+
+    def start_ferryd(self):
+        self.start_source()
+        for i in range(self.SINKS):
+            self.start_sink(i)
+
+    def alive(self, what):
+        for name, f in self.procs():
+            if f.proc.poll() is not None:
+                raise AssertionError(
+                    f"{name} ferryd exited {f.proc.returncode} (not by the "
+                    f"torture) before or after {what}:{self.logs()}")
+
+    def sigterm(self, name, f):
+        try:
+            rc = f.stop(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{name} ferryd did not stop in 60 s on "
+                                 f"SIGTERM:{self.logs()}") from None
+        if rc != 0:
+            raise AssertionError(f"{name} ferryd exited {rc} on SIGTERM:"
+                                 f"{self.logs()}")
+
+    def backfilling(self):
+        """Whether the source has tables left to copy (its checkpoint
+        names every table 'done' once the backfill is over)."""
+        try:
+            with open(self.checkpoint) as f:
+                marks = json.load(f).get("snapshot") or {}
+        except (OSError, ValueError):
+            return True
+        return any(marks.get(t) != "done" for t in ef.COLUMNS)
+
+    def fault(self, kind):
+        self.alive(kind)
+        if kind in FAULTS:  # the server faults: as with direct
+            super().fault(kind)
+            self.alive(kind)
+            return
+        self.injected[kind] += 1
+        i = self.rng.randrange(self.SINKS)
+        if kind == "backfill_sigterm":
+            if self.rng.random() < 0.5:
+                self.sigterm("source", self.src)
+                self.start_source()
+            else:
+                self.sigterm(f"sink{i}", self.sinks[i])
+                self.start_sink(i)
+        elif kind == "source_kill9":
+            self.src.kill()
+            self.start_source()
+        elif kind == "sink_kill9":
+            self.sinks[i].kill()
+            self.start_sink(i)
+        elif kind == "both_kill9":
+            self.src.kill()
+            self.sinks[i].kill()
+            self.start_source()
+            self.start_sink(i)
+        elif kind == "source_sigterm":
+            self.sigterm("source", self.src)
+            self.start_source()
+        elif kind == "sink_sigterm":
+            self.sigterm(f"sink{i}", self.sinks[i])
+            self.start_sink(i)
+        elif kind == "broker_down":
+            broker = "all" if self.rng.random() < 0.25 else \
+                str(self.rng.randint(1, 3))
+            secs = self.rng.uniform(*self.down)
+            self.log(f"          broker {broker} down for {secs:.0f}s")
+            self.kafka.broker_down(broker)
+            try:
+                time.sleep(secs)
+            finally:
+                self.kafka.broker_up(broker)
+        self.alive(kind)
+
+    def next_kind(self):
+        """Every kind once, in random order, then again: a short run sees
+        as many kinds as it has faults."""
+        if not self.bag:
+            self.bag = list(KAFKA_FAULTS)
+            self.rng.shuffle(self.bag)
+        return self.bag.pop()
+
+    def check(self, what, timeout=180):
+        """Target equals source and holds every acknowledged write (writer
+        paused while comparing); every ferryd still running."""
+        self.checks += 1
+        self.stop_writer()
+        diff = converge(self.m, "ef_src", "ef_dst", timeout=timeout)
+        t = MySQLdb.connect(unix_socket=self.m.socket, user="root",
+                            db="ef_dst")
+        lost = []
+        for w in self.works:
+            lost += w.verify(t, mapping=MAPPING)
+        t.close()
+        self.works = []
+        if diff or lost:
+            self.divergences += len(diff) + len(lost)
+            self.log(f"DIVERGED after {what}: {diff[:5]} "
+                     f"{[str(x) for x in lost[:5]]}{self.logs(15)}")
+        self.alive(what)
+        self.start_writer()
+
+    def run(self, faults, every):
+        self.setup()
+        self.start_writer()
+        self.start_ferryd()
+        t0 = time.monotonic()
+        n = 0
+        # SIGTERM while the source is still copying (ferry.offsets and the
+        # checkpoint carry the backfill's progress across restarts).
+        while n < min(faults, self.backfill_faults) and self.backfilling():
+            time.sleep(self.rng.uniform(0.2, 1.0))
+            if not self.backfilling():
+                break
+            self.fault("backfill_sigterm")
+            n += 1
+            self.log(f"  {time.monotonic() - t0:6.1f}s fault {n}/{faults}"
+                     f": backfill_sigterm")
+        while n < faults:
+            time.sleep(self.rng.uniform(0.2, every))
+            kind = self.next_kind()
+            self.fault(kind)
+            n += 1
+            self.log(f"  {time.monotonic() - t0:6.1f}s fault {n}/{faults}"
+                     f": {kind}")
+            if n % 5 == 0:
+                self.check(f"fault {n}")
+        self.check("the end")
+        for name, f in self.procs():
+            self.sigterm(name, f)
+        return self.divergences
+
+    def close(self):
+        if self.work:
+            self.work.halt.set()
+        for _, f in self.procs():
+            if f:
+                f.kill()
+        if self.kafka:
+            self.kafka.kill()
+        self.m.destroy()
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--transport", choices=["direct", "kafka"],
+                    default="direct")
     ap.add_argument("--faults", type=int, default=10)
     ap.add_argument("--every", type=float, default=3.0,
                     help="longest pause between faults, seconds")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--scale", type=float, default=0.005)
-    ap.add_argument("--rate", type=float, default=150,
-                    help="writer transactions per second")
+    ap.add_argument("--scale", type=float,
+                    help="source size (default 0.005 direct, 0.003 kafka)")
+    ap.add_argument("--rate", type=float,
+                    help="writer transactions per second (default 150 "
+                         "direct, 60 kafka: the mock keeps about 5 MiB per "
+                         "partition)")
+    ap.add_argument("--down", type=float, nargs=2, default=(10.0, 30.0),
+                    metavar=("MIN", "MAX"),
+                    help="kafka: seconds a broker stays down (10 30)")
+    ap.add_argument("--partitions", type=int, default=3,
+                    help="kafka: partitions of the topics whose target has "
+                         "no secondary unique key (3)")
     args = ap.parse_args()
+    kafka = args.transport == "kafka"
+    scale = args.scale or (0.003 if kafka else 0.005)
+    rate = args.rate or (60 if kafka else 150)
     with tempfile.TemporaryDirectory(prefix="ferry-torture-") as d:
-        t = Torture(d, args.seed, args.scale, args.rate)
+        if kafka:
+            t = KafkaTorture(d, args.seed, scale, rate,
+                             partitions=args.partitions,
+                             down=tuple(args.down))
+        else:
+            t = Torture(d, args.seed, scale, rate)
         try:
             div = t.run(args.faults, args.every)
         finally:
             t.close()
         n = sum(t.injected.values())
-        print(f"scenarios: {n} faults injected "
+        print(f"scenarios: {t.checks} checks, {n} faults injected "
               f"({', '.join(f'{k} {v}' for k, v in t.injected.items())}); "
               f"divergences found: {div}")
         return 1 if div else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
