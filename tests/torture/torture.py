@@ -27,6 +27,10 @@ consumer group:
   dump_kill, db_restart, db_kill   as above
   broker_down       one broker (or, one time in four, all three) down for
                     --down seconds, writes going on, then up again
+  kafka_errors      the next requests of three APIs (produce, fetch,
+                    heartbeat, offset commit, join, ...) fail with errors
+                    a real cluster gives (not leader, not coordinator,
+                    timeouts, dropped connections)
 
 After every scenario and at the end the target must equal the source
 table by table, byte for byte, and every write the writer was told
@@ -82,7 +86,7 @@ class Torture:
         self.f = self.work = None
         self.works = []
         self.injected = {k: 0 for k in FAULTS}
-        self.divergences = self.checks = 0
+        self.divergences = self.checks = self.acked = 0
 
     def setup(self):
         m = self.m
@@ -157,6 +161,7 @@ class Torture:
         lost = []
         for w in self.works:
             lost += w.verify(t, mapping=MAPPING)
+            self.acked += len(w.acks)
         t.close()
         self.works = []
         if diff or lost:
@@ -194,7 +199,21 @@ class Torture:
 
 KAFKA_FAULTS = ["source_kill9", "sink_kill9", "both_kill9", "source_sigterm",
                 "sink_sigterm", "dump_kill", "db_restart", "db_kill",
-                "broker_down"]
+                "broker_down", "kafka_errors"]
+
+# (API, error) pairs a real cluster answers during leader moves,
+# coordinator changes and network trouble: retriable, so librdkafka and
+# ferry must ride them out.
+REQUEST_ERRORS = [
+    ("produce", "NOT_ENOUGH_REPLICAS"),
+    ("produce", "NOT_LEADER_FOR_PARTITION"),
+    ("produce", "REQUEST_TIMED_OUT"), ("produce", "_TRANSPORT"),
+    ("fetch", "NOT_LEADER_FOR_PARTITION"), ("fetch", "_TRANSPORT"),
+    ("heartbeat", "NOT_COORDINATOR"), ("heartbeat", "REBALANCE_IN_PROGRESS"),
+    ("offsetcommit", "NOT_COORDINATOR"), ("offsetcommit", "REQUEST_TIMED_OUT"),
+    ("joingroup", "COORDINATOR_LOAD_IN_PROGRESS"),
+    ("syncgroup", "NOT_COORDINATOR"), ("metadata", "_TRANSPORT"),
+]
 
 # One partition for the topics whose target table has a secondary unique
 # key (e-mail and clerk id, ticket id, payment reference, (user, event),
@@ -363,6 +382,12 @@ class KafkaTorture(Torture):
                 time.sleep(secs)
             finally:
                 self.kafka.broker_up(broker)
+        elif kind == "kafka_errors":
+            picked = self.rng.sample(REQUEST_ERRORS, 3)
+            for api, err in picked:
+                self.kafka.push_errors(api, self.rng.randint(3, 30), err)
+            self.log(f"          requests fail: {picked}")
+            time.sleep(self.rng.uniform(2.0, 5.0))
         self.alive(kind)
 
     def next_kind(self):
@@ -384,6 +409,7 @@ class KafkaTorture(Torture):
         lost = []
         for w in self.works:
             lost += w.verify(t, mapping=MAPPING)
+            self.acked += len(w.acks)
         t.close()
         self.works = []
         if diff or lost:
@@ -473,6 +499,7 @@ def main():
         n = sum(t.injected.values())
         print(f"scenarios: {t.checks} checks, {n} faults injected "
               f"({', '.join(f'{k} {v}' for k, v in t.injected.items())}); "
+              f"{t.acked} acknowledged transactions checked; "
               f"divergences found: {div}")
         return 1 if div else 0
 
