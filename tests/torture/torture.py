@@ -27,6 +27,8 @@ consumer group:
   dump_kill, db_restart, db_kill   as above
   broker_down       one broker (or, one time in four, all three) down for
                     --down seconds, writes going on, then up again
+  outage_restart    every broker down, SIGTERM of the source and a sink
+                    and a restart of both while it lasts, then up
   kafka_errors      the next requests of three APIs (produce, fetch,
                     heartbeat, offset commit, join, ...) fail with errors
                     a real cluster gives (not leader, not coordinator,
@@ -199,7 +201,7 @@ class Torture:
 
 KAFKA_FAULTS = ["source_kill9", "sink_kill9", "both_kill9", "source_sigterm",
                 "sink_sigterm", "dump_kill", "db_restart", "db_kill",
-                "broker_down", "kafka_errors"]
+                "broker_down", "kafka_errors", "outage_restart"]
 
 # (API, error) pairs a real cluster answers during leader moves,
 # coordinator changes and network trouble: retriable, so librdkafka and
@@ -247,6 +249,7 @@ class KafkaTorture(Torture):
         super().__init__(basedir, seed, scale, rate, log)
         self.partitions, self.down = partitions, down
         self.backfill_faults = backfill_faults
+        self.kinds = list(KAFKA_FAULTS)
         # slow enough for faults to land during the backfill
         self.backfill_rate = 1500
         self.kafka = None
@@ -382,6 +385,24 @@ class KafkaTorture(Torture):
                 time.sleep(secs)
             finally:
                 self.kafka.broker_up(broker)
+        elif kind == "outage_restart":
+            # Restarted by an operator while Kafka is away: both must
+            # stop within the bound and come back with no broker.
+            self.kafka.broker_down("all")
+            try:
+                time.sleep(self.rng.uniform(1.0, 4.0))
+                t0 = time.monotonic()
+                self.sigterm("source", self.src)
+                t1 = time.monotonic()
+                self.sigterm(f"sink{i}", self.sinks[i])
+                self.log(f"          every broker down: source stopped in "
+                         f"{t1 - t0:.1f}s, sink{i} in "
+                         f"{time.monotonic() - t1:.1f}s")
+                self.start_source()
+                self.start_sink(i)
+                time.sleep(self.rng.uniform(1.0, 4.0))
+            finally:
+                self.kafka.broker_up("all")
         elif kind == "kafka_errors":
             picked = self.rng.sample(REQUEST_ERRORS, 3)
             for api, err in picked:
@@ -394,7 +415,7 @@ class KafkaTorture(Torture):
         """Every kind once, in random order, then again: a short run sees
         as many kinds as it has faults."""
         if not self.bag:
-            self.bag = list(KAFKA_FAULTS)
+            self.bag = list(self.kinds)
             self.rng.shuffle(self.bag)
         return self.bag.pop()
 
@@ -481,6 +502,8 @@ def main():
     ap.add_argument("--partitions", type=int, default=3,
                     help="kafka: partitions of the topics whose target has "
                          "no secondary unique key (3)")
+    ap.add_argument("--kinds",
+                    help="kafka: only these fault kinds (comma list)")
     args = ap.parse_args()
     kafka = args.transport == "kafka"
     scale = args.scale or (0.003 if kafka else 0.005)
@@ -490,6 +513,11 @@ def main():
             t = KafkaTorture(d, args.seed, scale, rate,
                              partitions=args.partitions,
                              down=tuple(args.down))
+            if args.kinds:
+                t.kinds = args.kinds.split(",")
+                bad = set(t.kinds) - set(KAFKA_FAULTS)
+                if bad:
+                    ap.error(f"unknown kinds: {', '.join(sorted(bad))}")
         else:
             t = Torture(d, args.seed, scale, rate)
         try:
