@@ -276,11 +276,11 @@ class KafkaTorture(Torture):
                 f"ef.ef_src.{table}",
                 1 if table in UNIQUE_KEYED else self.partitions)
         sink = {"socket": m.socket, "database": "ef_dst", "mapping": MAPPING,
-                "workers": "1", "group": "torture"}
+                "group": "torture"}
         kafka = dict(KAFKA_RDKAFKA, brokers=self.kafka.bootstrap,
                      topic_prefix="ef")
 
-        def conf(name, role):
+        def conf(name, role, workers=1):
             d = os.path.join(self.basedir, name)
             os.makedirs(d)
             return write_config(
@@ -289,9 +289,12 @@ class KafkaTorture(Torture):
                 extra={"daemon": {"role": role, "transport": "kafka"},
                        "source": {"backfill_max_rows_per_second":
                                   str(self.backfill_rate)},
-                       "kafka": kafka, "sink": sink})
+                       "kafka": kafka,
+                       "sink": dict(sink, workers=str(workers))})
         self.src_cfg = conf("source", "source")
-        self.sink_cfgs = [conf(f"sink{i}", "sink") for i in range(self.SINKS)]
+        # sink0 runs two worker threads: three members in the group
+        self.sink_cfgs = [conf(f"sink{i}", "sink", workers=2 - min(i, 1))
+                          for i in range(self.SINKS)]
         self.checkpoint = os.path.join(self.basedir, "source", "state",
                                        "source-checkpoint.json")
 
