@@ -90,7 +90,8 @@ class Torture:
         self.injected = {k: 0 for k in FAULTS}
         self.divergences = self.checks = self.acked = 0
 
-    def setup(self):
+    def setup_db(self):
+        """The server, ef_src filled at --scale, an empty ef_dst."""
         m = self.m
         m.start()
         m.execute_root("CREATE DATABASE ef_src", "CREATE DATABASE ef_dst")
@@ -102,6 +103,10 @@ class Torture:
         dst = MySQLdb.connect(unix_socket=m.socket, user="root", db="ef_dst")
         ef.create_target_schema(dst)
         dst.close()
+
+    def setup(self):
+        self.setup_db()
+        m = self.m
         self.cfg = write_config(
             os.path.join(self.basedir, "ferryd.conf"), m, "ef_src",
             tables="clerk_sync_%", start="snapshot",
@@ -153,8 +158,23 @@ class Torture:
             self.works = []
             self.start_writer()
 
+    def procs(self):
+        return [("ferryd", self.f)]
+
+    def logs(self, n=25):
+        return "".join(f"\n--- {name}:\n" + "".join(f.log[-n:])
+                       for name, f in self.procs() if f)
+
+    def alive(self, what):
+        for name, f in self.procs():
+            if f.proc.poll() is not None:
+                raise AssertionError(
+                    f"{name} is not running (exit {f.proc.returncode}) "
+                    f"after {what}:{self.logs(30)}")
+
     def check(self, what, timeout=120):
-        """Target equals source (writer paused while comparing)."""
+        """Target equals source and holds every acknowledged write (writer
+        paused while comparing); every ferryd still running."""
         self.checks += 1
         self.stop_writer()
         diff = converge(self.m, "ef_src", "ef_dst", timeout=timeout)
@@ -169,11 +189,24 @@ class Torture:
         if diff or lost:
             self.divergences += len(diff) + len(lost)
             self.log(f"DIVERGED after {what}: {diff[:5]} "
-                     f"{[str(x) for x in lost[:5]]}")
-        if self.f.proc.poll() is not None:
-            raise AssertionError("ferryd is not running after %s:\n%s"
-                                 % (what, "".join(self.f.log[-30:])))
+                     f"{[str(x) for x in lost[:5]]}{self.logs(15)}")
+            self.explain()
+        self.alive(what)
         self.start_writer()
+
+    def explain(self):
+        """Logs the rows that differ, for the post-mortem."""
+        a = MySQLdb.connect(unix_socket=self.m.socket, user="root",
+                            db="ef_src", charset="utf8mb4")
+        b = MySQLdb.connect(unix_socket=self.m.socket, user="root",
+                            db="ef_dst", charset="utf8mb4")
+        try:
+            self.diffs = wl.compare(a, b, mapping=MAPPING, max_diffs=10)
+        finally:
+            a.close()
+            b.close()
+        for d in self.diffs[:10]:
+            self.log(f"  {d}")
 
     def run(self, faults, every):
         self.setup()
@@ -195,9 +228,11 @@ class Torture:
     def close(self):
         if self.work:
             self.work.halt.set()
-        if self.f:
-            self.f.kill()
+        for _, f in self.procs():
+            if f:
+                f.kill()
         self.m.destroy()
+
 
 KAFKA_FAULTS = ["source_kill9", "sink_kill9", "both_kill9", "source_sigterm",
                 "sink_sigterm", "dump_kill", "db_restart", "db_kill",
@@ -259,17 +294,8 @@ class KafkaTorture(Torture):
         self.bag = []
 
     def setup(self):
+        self.setup_db()
         m = self.m
-        m.start()
-        m.execute_root("CREATE DATABASE ef_src", "CREATE DATABASE ef_dst")
-        src = MySQLdb.connect(unix_socket=m.socket, user="root", db="ef_src",
-                              local_infile=1)
-        ef.create_source_schema(src)
-        ef.generate(src, scale=self.scale, seed=1, log=lambda *a: None)
-        src.close()
-        dst = MySQLdb.connect(unix_socket=m.socket, user="root", db="ef_dst")
-        ef.create_target_schema(dst)
-        dst.close()
         self.kafka = KafkaMock(brokers=3).start()
         for table in ef.COLUMNS:
             self.kafka.create_topic(
@@ -302,10 +328,6 @@ class KafkaTorture(Torture):
         return [("source", self.src)] + [
             (f"sink{i}", f) for i, f in enumerate(self.sinks)]
 
-    def logs(self, n=25):
-        return "".join(f"\n--- {name}:\n" + "".join(f.log[-n:])
-                       for name, f in self.procs() if f)
-
     def start_source(self):
         self.src = Ferryd(self.src_cfg)
         self.src.wait_log(r"kafka source epoch starts", timeout=60)
@@ -318,13 +340,6 @@ class KafkaTorture(Torture):
         self.start_source()
         for i in range(self.SINKS):
             self.start_sink(i)
-
-    def alive(self, what):
-        for name, f in self.procs():
-            if f.proc.poll() is not None:
-                raise AssertionError(
-                    f"{name} ferryd exited {f.proc.returncode} (not by the "
-                    f"torture) before or after {what}:{self.logs()}")
 
     def sigterm(self, name, f):
         try:
@@ -423,25 +438,60 @@ class KafkaTorture(Torture):
         return self.bag.pop()
 
     def check(self, what, timeout=180):
-        """Target equals source and holds every acknowledged write (writer
-        paused while comparing); every ferryd still running."""
-        self.checks += 1
-        self.stop_writer()
-        diff = converge(self.m, "ef_src", "ef_dst", timeout=timeout)
-        t = MySQLdb.connect(unix_socket=self.m.socket, user="root",
-                            db="ef_dst")
-        lost = []
-        for w in self.works:
-            lost += w.verify(t, mapping=MAPPING)
-            self.acked += len(w.acks)
-        t.close()
-        self.works = []
-        if diff or lost:
-            self.divergences += len(diff) + len(lost)
-            self.log(f"DIVERGED after {what}: {diff[:5]} "
-                     f"{[str(x) for x in lost[:5]]}{self.logs(15)}")
-        self.alive(what)
-        self.start_writer()
+        # a killed member holds its partitions for a session timeout
+        super().check(what, timeout)
+
+    def explain(self):
+        """The differing rows, then every message of their keys in Kafka
+        and the stored offsets."""
+        super().explain()
+        from confluent_kafka import Consumer, TopicPartition
+        keys = {}
+        for d in self.diffs[:10]:
+            keys.setdefault(d.table, set()).add(json.dumps(
+                {"id": int(d.key[0])}))
+        for table, want in keys.items():
+            topic = f"ef.ef_src.{table}"
+            c = Consumer({"bootstrap.servers": self.kafka.bootstrap,
+                          "group.id": "explain", "enable.auto.commit": False,
+                          "enable.partition.eof": True})
+            try:
+                parts = c.list_topics(topic, timeout=10).topics[topic]
+                c.assign([TopicPartition(topic, p, 0)
+                          for p in parts.partitions])
+                eof, deadline = set(), time.monotonic() + 30
+                n = 0
+                while len(eof) < len(parts.partitions) and \
+                        time.monotonic() < deadline:
+                    m = c.poll(0.5)
+                    if m is None:
+                        continue
+                    if m.error():
+                        eof.add(m.partition())
+                        continue
+                    n += 1
+                    if m.key() and json.dumps(json.loads(m.key())) in want:
+                        self.log(f"  {topic}[{m.partition()}]@{m.offset()}"
+                                 f" {m.key()} {(m.value() or b'')[:400]}")
+                self.log(f"  {topic}: {n} messages read")
+            finally:
+                c.close()
+        for row in self.m.query("SELECT part, position FROM ferry.offsets"):
+            self.log(f"  offsets {row}")
+        keep = os.environ.get("FERRY_TORTURE_KEEP")
+        if keep:  # whole logs and the decoded binlog, for a post-mortem
+            os.makedirs(keep, exist_ok=True)
+            for name, f in self.procs():
+                with open(os.path.join(keep, name + ".log"), "w") as out:
+                    out.writelines(f.log)
+            import glob
+            logs = sorted(glob.glob(os.path.join(self.m.datadir,
+                                                 "binlog.[0-9]*")))
+            with open(os.path.join(keep, "binlog.txt"), "w") as out:
+                subprocess.run(["mariadb-binlog", "-v",
+                                "--base64-output=decode-rows"] + logs,
+                               stdout=out, stderr=subprocess.STDOUT)
+            self.log(f"  kept logs and the binlog in {keep}")
 
     def run(self, faults, every):
         self.setup()
@@ -474,14 +524,11 @@ class KafkaTorture(Torture):
         return self.divergences
 
     def close(self):
-        if self.work:
-            self.work.halt.set()
-        for _, f in self.procs():
-            if f:
-                f.kill()
-        if self.kafka:
-            self.kafka.kill()
-        self.m.destroy()
+        try:
+            super().close()
+        finally:
+            if self.kafka:
+                self.kafka.kill()
 
 
 def main():
