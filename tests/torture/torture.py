@@ -491,7 +491,36 @@ class KafkaTorture(Torture):
                 subprocess.run(["mariadb-binlog", "-v",
                                 "--base64-output=decode-rows"] + logs,
                                stdout=out, stderr=subprocess.STDOUT)
+            self.dump_topics(os.path.join(keep, "kafka.txt"))
             self.log(f"  kept logs and the binlog in {keep}")
+
+    def dump_topics(self, path):
+        from confluent_kafka import Consumer, TopicPartition
+        with open(path, "w") as out:
+            for table in ef.COLUMNS:
+                topic = f"ef.ef_src.{table}"
+                c = Consumer({"bootstrap.servers": self.kafka.bootstrap,
+                              "group.id": "dump", "enable.partition.eof": True})
+                try:
+                    parts = c.list_topics(topic, timeout=10).topics[topic]
+                    c.assign([TopicPartition(topic, p, 0)
+                              for p in parts.partitions])
+                    eof, deadline = set(), time.monotonic() + 30
+                    while len(eof) < len(parts.partitions) and \
+                            time.monotonic() < deadline:
+                        m = c.poll(0.5)
+                        if m is None:
+                            continue
+                        if m.error():
+                            eof.add(m.partition())
+                            continue
+                        v = json.loads(m.value()) if m.value() else None
+                        src = v["source"] if v else {}
+                        out.write(f"{table} {m.partition()} {m.offset()} "
+                                  f"{src.get('gtid')} {src.get('row')} "
+                                  f"{v and v['op']} {m.key()}\n")
+                finally:
+                    c.close()
 
     def run(self, faults, every):
         self.setup()
