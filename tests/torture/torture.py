@@ -29,8 +29,8 @@ consumer group:
                     --down seconds, writes going on, then up again
   outage_restart    every broker down, SIGTERM of the source and a sink
                     and a restart of both while it lasts, then up
-  kafka_errors      the next requests of three APIs (produce, fetch,
-                    heartbeat, offset commit, join, ...) fail with errors
+  kafka_errors      the next requests of three APIs (fetch, heartbeat,
+                    offset commit, join, sync, metadata) fail with errors
                     a real cluster gives (not leader, not coordinator,
                     timeouts, dropped connections)
 
@@ -240,11 +240,15 @@ KAFKA_FAULTS = ["source_kill9", "sink_kill9", "both_kill9", "source_sigterm",
 
 # (API, error) pairs a real cluster answers during leader moves,
 # coordinator changes and network trouble: retriable, so librdkafka and
-# ferry must ride them out.
+# ferry must ride them out. No produce errors: the mock (librdkafka
+# 2.0.2) does not check an idempotent producer's sequence numbers, so
+# after a failed ProduceRequest it appends the next batch over the gap,
+# and librdkafka, seeing a later sequence succeed, counts the failed
+# message as delivered ("implicitly acked by subsequent batch success"):
+# a real broker answers OUT_OF_ORDER_SEQUENCE_NUMBER instead. Torture
+# runs with produce errors lost such messages (found with --kinds
+# kafka_errors and rdkafka.debug = eos,msg,protocol).
 REQUEST_ERRORS = [
-    ("produce", "NOT_ENOUGH_REPLICAS"),
-    ("produce", "NOT_LEADER_FOR_PARTITION"),
-    ("produce", "REQUEST_TIMED_OUT"), ("produce", "_TRANSPORT"),
     ("fetch", "NOT_LEADER_FOR_PARTITION"), ("fetch", "_TRANSPORT"),
     ("heartbeat", "NOT_COORDINATOR"), ("heartbeat", "REBALANCE_IN_PROGRESS"),
     ("offsetcommit", "NOT_COORDINATOR"), ("offsetcommit", "REQUEST_TIMED_OUT"),
