@@ -504,7 +504,8 @@ class KafkaTorture(Torture):
             for table in ef.COLUMNS:
                 topic = f"ef.ef_src.{table}"
                 c = Consumer({"bootstrap.servers": self.kafka.bootstrap,
-                              "group.id": "dump", "enable.partition.eof": True})
+                              "group.id": "dump",
+                              "enable.partition.eof": True})
                 try:
                     parts = c.list_topics(topic, timeout=10).topics[topic]
                     c.assign([TopicPartition(topic, p, 0)
