@@ -7,9 +7,10 @@ acknowledged write, and ferry recovered by itself.
 direct: random kill -9, SIGTERM, KILL of the binlog dump connection, and
 MariaDB restarts and kill -9.
 kafka: a source-role ferryd and two sink-role ferryd in one group through
-the mock cluster; SIGTERM during the backfill, then every kind once
-(kill -9 and SIGTERM of the source and of a sink, both killed at once,
-dump KILL, MariaDB restart and kill -9, a broker or all down)."""
+the mock cluster; SIGTERM during the backfill, then nine of the eleven
+kinds once each (kill -9 and SIGTERM of the source and of a sink, both
+killed at once, dump KILL, MariaDB restart and kill -9, a broker or all
+down, request errors, a restart while every broker is down)."""
 import os
 import time
 
@@ -34,7 +35,7 @@ def test_short_kafka_torture(tmp_path):
                      down=(8.0, 12.0), log=lambda *a: print(*a))
     t0 = time.monotonic()
     try:
-        # two during the backfill, then each of the nine kinds once
+        # two during the backfill, then nine different kinds
         divergences = t.run(faults=11, every=2.0)
     finally:
         t.close()
