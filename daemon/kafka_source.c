@@ -50,6 +50,10 @@ struct counter_slot {
 struct kafka_source {
         const struct cfg *cfg;
         struct metrics *reg;
+        /* [source] backfill_max_rows_per_second as it was at start: a
+         * SIGHUP rewrites cfg from the loop thread, so the producing
+         * thread reads this copy (a reload applies at the next start). */
+        int64_t backfill_max_rows_per_s;
 
         pthread_t thread;
         atomic_bool stop;       /* the service asked us to stop */
@@ -434,7 +438,8 @@ static struct snapshot *plan_snapshot(struct kafka_source *ks, json_t *marks)
         }
         struct db_endpoint ep = cfg_endpoint(&ks->cfg->source.db);
         struct snapshot *snap =
-                snapshot_new(&ep, ks->cfg->source.server_id, st, n, 100, 0);
+                snapshot_new(&ep, ks->cfg->source.server_id, st, n, 100,
+                             ks->backfill_max_rows_per_s);
         free(st);
         if (snapshot_active(snap))
                 return snap;
@@ -785,6 +790,7 @@ int kafka_source_start(const struct cfg *cfg, struct metrics *reg,
         struct kafka_source *ks = xcalloc(1, sizeof(*ks));
         ks->cfg = cfg;
         ks->reg = reg;
+        ks->backfill_max_rows_per_s = cfg->source.backfill_max_rows_per_s;
         pthread_mutex_init(&ks->lock, NULL);
         pthread_mutex_init(&ks->topics_lock, NULL);
         ks->touched = touched_keys_new();

@@ -190,6 +190,15 @@ class KafkaMock:
     def set_rtt(self, broker_id, ms):
         self.command(f"rtt {broker_id} {ms}")
 
+    def push_errors(self, api, count, error, broker=None):
+        """The next count requests of api (produce, fetch, heartbeat, ...)
+        fail with error (NOT_COORDINATOR, _TRANSPORT, ... or a code), on
+        every broker or on one."""
+        cmd = f"errors {api} {count} {error}"
+        if broker is not None:
+            cmd += f" {broker}"
+        return self.command(cmd)
+
     def broker_ids(self):
         return [int(x) for x in self.command("brokers").split()]
 

@@ -197,11 +197,34 @@ def test_commands_and_errors(kafka):
                         ("create x 0", "PARTITIONS must be"),
                         ("down 4", "no broker '4'"),
                         ("nope", "unknown command"),
-                        ("up", "usage: up")]:
+                        ("up", "usage: up"),
+                        ("errors bogus 1 7", "unknown API"),
+                        ("errors produce 0 7", "COUNT must be"),
+                        ("errors produce 1 NOPE", "unknown ERROR"),
+                        ("errors produce 1 7 4", "no broker '4'")]:
         with pytest.raises(KafkaMockError, match=reason):
             kafka.command(bad)
     kafka.broker_down("all")
     kafka.broker_up("all")
+
+
+def test_request_errors(kafka):
+    """errors API COUNT ERROR: the next COUNT requests fail, then the
+    broker answers again."""
+    kafka.create_topic("errs", 1)
+    p = Producer({"bootstrap.servers": kafka.bootstrap, "retries": 0,
+                  "linger.ms": 0})
+    got = []
+    p.produce("errs", b"warm", on_delivery=lambda e, m: got.append(e))
+    assert p.flush(10) == 0 and got == [None]
+    assert kafka.push_errors("produce", 1, "MSG_SIZE_TOO_LARGE") == \
+        "1 produce requests fail with MSG_SIZE_TOO_LARGE"
+    for v in (b"one", b"two"):  # one request each
+        p.produce("errs", v, on_delivery=lambda e, m: got.append(e))
+        assert p.flush(10) == 0
+    assert [e and e.code() for e in got[1:]] == [
+        KafkaError.MSG_SIZE_TOO_LARGE, None], got
+    kafka.push_errors("fetch", 2, "_TRANSPORT", broker=1)
 
 
 def test_control_socket_sigterm_and_bootstrap_file(tmp_path):

@@ -444,6 +444,39 @@ def test_backfill_resumes_from_checkpoint(server, db, kafka, tmp_path):
         t.close()
 
 
+
+def test_backfill_throttle(server, db, kafka, tmp_path):
+    """[source] backfill_max_rows_per_second holds with transport = kafka
+    too (the Kafka source used to ignore it and copy at full speed)."""
+    n = 8000
+    prefix = "b" + uuid.uuid4().hex[:6]
+    topic = f"{prefix}.{db.name}.t4"
+    kafka.create_topic(topic, PARTITIONS)
+    db.execute("CREATE TABLE t4 (id INT PRIMARY KEY, v INT)",
+               f"INSERT INTO t4 SELECT seq, seq FROM seq_1_to_{n}")
+    cfg = kafka_config(tmp_path, server, db.name, kafka, prefix,
+                       start="snapshot")
+    text = open(cfg).read().replace(
+        "[source]\n", "[source]\nbackfill_max_rows_per_second = 1000\n")
+    open(cfg, "w").write(text)
+    f = Ferryd(cfg)
+    t = Topic(kafka.bootstrap, topic)
+    try:
+        f.wait_log(r"backfill starts table=\S+t4")
+        t0 = time.monotonic()
+        time.sleep(2.0)
+        t.poll(0.5)
+        rate = len(t.msgs) / (time.monotonic() - t0)
+        # 1000 rows/s, give or take the first chunk and the acks
+        assert 300 < rate < 1600, (len(t.msgs), rate)
+        ok = t.wait(lambda msgs: len({v["after"]["id"] for *_, v in msgs})
+                    >= n, timeout=40)
+        assert ok, (len(t.msgs), "".join(f.log[-20:]))
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        f.kill()
+        t.close()
+
 # -- messages the cluster never took: restart from the checkpoint -------
 def test_delivery_timeout_restarts_from_checkpoint(server, db, kafka,
                                                    tmp_path):

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -110,6 +111,14 @@ static void usage(FILE *out)
                 "                           fails over by itself)\n"
                 "  rtt BROKER_ID|all MS     delay every response by MS "
                 "milliseconds\n"
+                "  errors API COUNT ERROR [BROKER_ID]\n"
+                "                           fail the next COUNT requests of "
+                "API (produce,\n"
+                "                           fetch, heartbeat, ... or its "
+                "number) with ERROR\n"
+                "                           (NOT_COORDINATOR, _TRANSPORT, ... "
+                "or its code), on\n"
+                "                           every broker or one\n"
                 "  brokers                  list broker ids\n"
                 "  bootstrap                print the bootstrap list\n"
                 "  help                     list the commands\n"
@@ -435,6 +444,101 @@ static int cmd_rtt(struct mock_host *mh, int argc, char **argv, char *reply,
         return 0;
 }
 
+/* The requests a test may want to fail, by their Kafka protocol ApiKey. */
+static const struct {
+        const char *name;
+        int16_t key;
+} api_keys[] = {
+        {"produce", 0},          {"fetch", 1},           {"listoffsets", 2},
+        {"metadata", 3},         {"offsetcommit", 8},    {"offsetfetch", 9},
+        {"findcoordinator", 10}, {"joingroup", 11},      {"heartbeat", 12},
+        {"leavegroup", 13},      {"syncgroup", 14},      {"initproducerid", 22},
+};
+
+static int parse_api(const char *s, int16_t *key)
+{
+        long v;
+        for (size_t i = 0; i < sizeof(api_keys) / sizeof(api_keys[0]); i++)
+                if (!strcasecmp(s, api_keys[i].name)) {
+                        *key = api_keys[i].key;
+                        return 0;
+                }
+        if (parse_int(s, 0, 1000, &v))
+                return -1;
+        *key = (int16_t)v;
+        return 0;
+}
+
+/* An error by librdkafka's name without the RD_KAFKA_RESP_ERR_ prefix
+ * (NOT_COORDINATOR, _TRANSPORT) or by its numeric code. */
+static int parse_error(const char *s, rd_kafka_resp_err_t *err)
+{
+        const struct rd_kafka_err_desc *descs;
+        size_t n;
+        long v;
+        rd_kafka_get_err_descs(&descs, &n);
+        for (size_t i = 0; i < n; i++)
+                if (descs[i].name && !strcasecmp(s, descs[i].name)) {
+                        *err = descs[i].code;
+                        return 0;
+                }
+        if (parse_int(s, -200, 1000, &v))
+                return -1;
+        *err = (rd_kafka_resp_err_t)v;
+        return 0;
+}
+
+static int cmd_errors(struct mock_host *mh, int argc, char **argv,
+                      char *reply, size_t reply_size)
+{
+        rd_kafka_resp_err_t err;
+        int16_t key;
+        int32_t id = -1;
+        long cnt;
+
+        if (parse_api(argv[1], &key)) {
+                snprintf(reply, reply_size, "unknown API '%s'", argv[1]);
+                return -1;
+        }
+        if (parse_int(argv[2], 1, 10000, &cnt)) {
+                snprintf(reply, reply_size, "COUNT must be 1..10000, not '%s'",
+                         argv[2]);
+                return -1;
+        }
+        if (parse_error(argv[3], &err)) {
+                snprintf(reply, reply_size, "unknown ERROR '%s'", argv[3]);
+                return -1;
+        }
+        if (argc > 4 &&
+            parse_broker(mh, argv[4], false, &id, reply, reply_size))
+                return -1;
+        if (id < 0) {
+                rd_kafka_resp_err_t *errs = xcalloc((size_t)cnt, sizeof(*errs));
+                for (long i = 0; i < cnt; i++)
+                        errs[i] = err;
+                rd_kafka_mock_push_request_errors_array(mh->mcluster, key,
+                                                        (size_t)cnt, errs);
+                free(errs);
+        } else {
+                for (long i = 0; i < cnt; i++) {
+                        rd_kafka_resp_err_t e =
+                                rd_kafka_mock_broker_push_request_error_rtts(
+                                        mh->mcluster, id, key, 1, err, 0);
+                        if (e) {
+                                snprintf(reply, reply_size, "errors: %s",
+                                         rd_kafka_err2str(e));
+                                return -1;
+                        }
+                }
+        }
+        log_info("next %ld requests of API %d fail with %s on %s", cnt,
+                 (int)key, rd_kafka_err2name(err),
+                 id < 0 ? "every broker" : argv[4]);
+        snprintf(reply, reply_size, "%ld %s requests fail with %s", cnt,
+                 argv[1], rd_kafka_err2name(err));
+        return 0;
+}
+
 static int cmd_brokers(struct mock_host *mh, int argc, char **argv,
                        char *reply, size_t reply_size)
 {
@@ -478,6 +582,7 @@ static const struct command {
         {"up", 1, 1, "up BROKER_ID|all", cmd_updown},
         {"leader", 3, 3, "leader TOPIC PARTITION BROKER_ID|-1", cmd_leader},
         {"rtt", 2, 2, "rtt BROKER_ID|all MS", cmd_rtt},
+        {"errors", 3, 4, "errors API COUNT ERROR [BROKER_ID]", cmd_errors},
         {"brokers", 0, 0, "brokers", cmd_brokers},
         {"bootstrap", 0, 0, "bootstrap", cmd_bootstrap},
         {"help", 0, 0, "help", cmd_help},
