@@ -176,8 +176,8 @@ static const struct key_def keys[] = {
         {KEY("cutover", "reverse_grace", KT_DURATION, "0s",
              cutover.reverse_grace_ms)},
         {KEY("cutover", "pause_count_max_rows", KT_INT, "100000",
-             cutover.pause_count_max_rows), .min = 0,
-         .max = 1000000000000LL, .reloadable = true},
+             cutover.pause_count_max_rows), .min = 0, .max = 2147483647,
+         .reloadable = true},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

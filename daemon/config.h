@@ -86,8 +86,8 @@ struct cfg {
                                  a cutover, for ferryctl rollback */
                 int64_t reverse_grace_ms; /* default 0: reverse streaming
                                              never stops by itself */
-                int64_t pause_count_max_rows; /* default 100000; 0: count
-                                                 every table in the pause */
+                int pause_count_max_rows; /* default 100000; 0: count
+                                             every table in the pause */
         } cutover;
 };
 
