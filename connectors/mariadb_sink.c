@@ -274,6 +274,30 @@ const struct target_col *sink_find_col(const struct target_table *t,
         return NULL;
 }
 
+/* Bytes as a hex literal (charset-proof), through ST_GeomFromWKB for a
+ * geometry column. */
+static void put_bytes(struct buf *b, const struct target_col *c,
+                      const char *p, size_t n)
+{
+        static const char hex[] = "0123456789abcdef";
+        if (c->geometry)
+                buf_puts(b, "ST_GeomFromWKB(");
+        if (n == 0) {
+                buf_puts(b, "''");
+        } else {
+                buf_reserve(b, 2 * n + 4);
+                buf_puts(b, "x'");
+                for (size_t i = 0; i < n; i++) {
+                        uint8_t x = (uint8_t)p[i];
+                        b->data[b->len++] = hex[x >> 4];
+                        b->data[b->len++] = hex[x & 15];
+                }
+                buf_putc(b, '\'');
+        }
+        if (c->geometry)
+                buf_putc(b, ')');
+}
+
 /* Appends one value as an SQL literal for column c. */
 int sink_put_literal(struct mariadb_sink *sink, struct buf *b,
                        const struct target_table *t, const struct target_col *c,
@@ -344,23 +368,7 @@ int sink_put_literal(struct mariadb_sink *sink, struct buf *b,
                          t->name, c->name);
                 return FERRY_ERR_DATA;
         }
-        static const char hex[] = "0123456789abcdef";
-        if (c->geometry)
-                buf_puts(b, "ST_GeomFromWKB(");
-        buf_reserve(b, 2 * sink->tmp.len + 4);
-        if (sink->tmp.len == 0) {
-                buf_puts(b, "''");
-        } else {
-                buf_puts(b, "x'");
-                for (size_t i = 0; i < sink->tmp.len; i++) {
-                        uint8_t x = (uint8_t)sink->tmp.data[i];
-                        b->data[b->len++] = hex[x >> 4];
-                        b->data[b->len++] = hex[x & 15];
-                }
-                buf_putc(b, '\'');
-        }
-        if (c->geometry)
-                buf_putc(b, ')');
+        put_bytes(b, c, sink->tmp.data, sink->tmp.len);
         return 0;
 }
 
@@ -798,7 +806,6 @@ static int put_value(struct mariadb_sink *sink, struct buf *b,
                      const struct ferry_value *v, char *errstr,
                      size_t errstr_size)
 {
-        static const char hex[] = "0123456789abcdef";
         char tmp[64];
         switch (v->kind) {
         case FERRY_V_NULL:
@@ -827,22 +834,7 @@ static int put_value(struct mariadb_sink *sink, struct buf *b,
                 db_put_quoted(sink->my, b, v->p, v->len);
                 return 0;
         case FERRY_V_BYTES:
-                if (c->geometry)
-                        buf_puts(b, "ST_GeomFromWKB(");
-                if (v->len == 0) {
-                        buf_puts(b, "''");
-                } else {
-                        buf_reserve(b, 2 * v->len + 4);
-                        buf_puts(b, "x'");
-                        for (size_t i = 0; i < v->len; i++) {
-                                uint8_t x = (uint8_t)v->p[i];
-                                b->data[b->len++] = hex[x >> 4];
-                                b->data[b->len++] = hex[x & 15];
-                        }
-                        buf_putc(b, '\'');
-                }
-                if (c->geometry)
-                        buf_putc(b, ')');
+                put_bytes(b, c, v->p, v->len);
                 return 0;
         default:
                 break;
