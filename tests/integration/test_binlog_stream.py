@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The binlog source under interruption and schema change: resume from a
-saved GTID, survive a killed dump thread, follow or refuse DDL."""
+saved GTID, survive a killed dump thread or a frozen server, follow or
+refuse DDL, refuse a row image that is not FULL."""
+import signal
+import subprocess
 import time
 
 import pytest
@@ -9,9 +12,10 @@ from tests.conftest import Database, binary
 from tests.harness.ferry import PrintEvents, write_config
 
 
-def start(db, tmp_path, tables="t%", start="now", name="ferryd.conf"):
+def start(db, tmp_path, tables="t%", start="now", name="ferryd.conf",
+          extra=None):
     cfg = write_config(str(tmp_path / name), db.server, db.name,
-                       tables=tables, start=start)
+                       tables=tables, start=start, extra=extra)
     pe = PrintEvents(binary("ferryd"), cfg)
     pe.wait_ready()
     return pe
@@ -156,3 +160,92 @@ def test_follows_binlog_rotation(db, tmp_path):
         assert e1["source"]["file"] != e2["source"]["file"]
         assert e2["source"]["file"].startswith("binlog.")
         assert e2["source"]["pos"] > 0
+
+
+def test_row_image_not_full_is_refused(db, tmp_path):
+    # The server runs binlog_row_image=FULL; one session switches to
+    # MINIMAL, so its UPDATE logs only the key before and the changed
+    # column after: ferry must refuse it, not guess the missing columns.
+    db.execute("CREATE TABLE t7 (id INT PRIMARY KEY, a INT, b VARCHAR(20))")
+    with start(db, tmp_path) as pe:
+        db.execute("INSERT INTO t7 VALUES (1, 1, 'x')",
+                   "INSERT INTO t7 VALUES (2, 2, 'y')")
+        c = db.connect()
+        cur = c.cursor()
+        cur.execute("SET SESSION binlog_row_image = 'MINIMAL'")
+        cur.execute("UPDATE t7 SET a = 10 WHERE id = 1")
+        cur.execute("SELECT @@last_gtid")
+        update_gtid = cur.fetchone()[0]
+        c.close()
+        try:
+            pe.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("ferryd kept running after a MINIMAL row "
+                                 "image:\n" + "".join(pe.stderr[-30:]))
+        assert pe.proc.returncode != 0
+        # Everything ferryd printed: the two inserts committed before the
+        # refused transaction, and nothing of the UPDATE.
+        evs = pe.drain(quiet=1.0)
+        assert [(e["op"], e["after"]["id"]) for e in evs] == \
+            [("c", 1), ("c", 2)], evs
+        assert all(e["op"] != "u" for e in evs)
+        err = "".join(pe.stderr)
+        assert f"table {db.name}.t7: row image is not FULL" in err, err
+        assert f"gtid {update_gtid}" in err, err
+
+
+def test_frozen_server_is_noticed_and_stream_resumes(own_server, tmp_path):
+    # A server of its own: it is frozen with SIGSTOP. A frozen server keeps
+    # the TCP connection open but sends nothing, heartbeats included: only
+    # the read timeout can notice it.
+    heartbeat_s, read_timeout_s = 1, 3
+    bound = read_timeout_s + 2 * heartbeat_s + 3  # slack for ASan, 2 cores
+    own_server.execute_root("CREATE DATABASE f")
+    db = Database(own_server, "f")
+    db.execute("CREATE TABLE t8 (id INT PRIMARY KEY)")
+    extra = {"source": {"heartbeat": f"{heartbeat_s}s",
+                        "read_timeout": f"{read_timeout_s}s"}}
+    with start(db, tmp_path, extra=extra) as pe:
+        c = db.connect()
+        cur = c.cursor()
+        for i in range(1, 21):
+            cur.execute("INSERT INTO t8 VALUES (%s)", (i,))
+        c.close()
+        before = pe.take(20)
+        # Idle for longer than the read timeout: heartbeats alone must keep
+        # a live connection from being taken for a dead one.
+        time.sleep(read_timeout_s + 1)
+        assert not any("connection lost" in l for l in pe.stderr), \
+            pe.stderr[-5:]
+        mark = len(pe.stderr)
+        noticed = None
+        own_server.proc.send_signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        try:
+            while time.monotonic() - t0 < bound + 5:
+                if any("binlog connection lost" in l
+                       for l in pe.stderr[mark:]):
+                    noticed = time.monotonic() - t0
+                    break
+                if pe.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            # Still frozen for a while: the reconnect attempts meet a
+            # server that accepts TCP but never answers.
+            time.sleep(2 * heartbeat_s)
+        finally:
+            own_server.proc.send_signal(signal.SIGCONT)
+        assert noticed is not None, \
+            f"no lost connection reported in {bound + 5}s: " \
+            + "".join(pe.stderr[-10:])
+        assert noticed < bound, f"noticed after {noticed:.1f}s"
+        assert pe.proc.poll() is None, "".join(pe.stderr[-10:])
+        c = db.connect()
+        cur = c.cursor()
+        for i in range(21, 41):
+            cur.execute("INSERT INTO t8 VALUES (%s)", (i,))
+        c.close()
+        after = pe.take(20, timeout=30)
+        assert pe.drain(quiet=1.0) == []
+        assert ids_of(before) == list(range(1, 21))
+        assert ids_of(after) == list(range(21, 41)), "missed or repeated"
