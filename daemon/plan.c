@@ -39,6 +39,43 @@ static void check(struct plan *p, bool ok, const char *fmt, ...)
                 p->problems++;
 }
 
+/* A recommendation: printed, never counted as a problem. */
+static void advise(struct plan *p, const char *fmt, ...) FERRY_PRINTF(2, 3);
+static void advise(struct plan *p, const char *fmt, ...)
+{
+        va_list ap;
+        fprintf(p->out, "%-8s ", "advice");
+        va_start(ap, fmt);
+        vfprintf(p->out, fmt, ap);
+        va_end(ap);
+        fputc('\n', p->out);
+}
+
+/* What the sink will manage at start (mariadb_sink.c): keeping its
+ * statements' text out of the binlog. Tried on this session only. */
+static void sink_annotations(struct plan *p, MYSQL *my)
+{
+        char got[32], err[512];
+        if (!mysql_query(my, "SET SESSION binlog_annotate_row_events = 0")) {
+                check(p, true, "sink statements' text stays out of the "
+                               "binlog (binlog_annotate_row_events off for "
+                               "its session)");
+                return;
+        }
+        if (!db_query_value(my, "SELECT @@GLOBAL.binlog_annotate_row_events",
+                            got, sizeof(got), err, sizeof(err)) &&
+            (!strcmp(got, "0") || !strcasecmp(got, "OFF"))) {
+                check(p, true, "sink statements' text stays out of the "
+                               "binlog (binlog_annotate_row_events = OFF)");
+                return;
+        }
+        advise(p, "sink: GRANT BINLOG ADMIN to the sink user (or SET GLOBAL "
+                  "binlog_annotate_row_events = OFF): otherwise the text of "
+                  "every multi-row sink statement goes into the binlog and "
+                  "the server's other commits wait longer during a backfill "
+                  "(runbook: the ferry user and its grants)");
+}
+
 static void var_is(struct plan *p, MYSQL *my, const char *var, const char *want,
                    const char *fix)
 {
@@ -205,6 +242,7 @@ static void check_sink(struct plan *p, const struct cfg *cfg)
                       "INSERT, UPDATE, SELECT)");
                 free(g);
         }
+        sink_annotations(p, my);
         mysql_close(my);
 }
 

@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 
+from tests.conftest import binary
 from tests.harness.ferry import write_config
 from tests.integration.test_direct_pipeline import (MAPPING, PAIRS, Ferryd,
                                                     converge, dbs, workload)
@@ -102,6 +103,11 @@ def test_without_binlog_admin_the_sink_warns_once_and_applies(
     warnings = [ln for ln in f.log if "binlog_annotate_row_events" in ln]
     assert len(warnings) == 1, "".join(f.log[-30:])
     assert "BINLOG ADMIN" in warnings[0] and "SUPER" in warnings[0]
+    r = subprocess.run([binary("ferryctl"), "plan", "-c",
+                        str(tmp_path / "ferryd.conf")],
+                       capture_output=True, text=True, timeout=60)
+    assert "advice   sink: GRANT BINLOG ADMIN" in r.stdout, r.stdout
+    assert "PROBLEM  sink" not in r.stdout, r.stdout
     text = binlog_since(server, start)
     # The session kept annotating, so the sink's statements are there.
     assert any(annotated(text, t) for t in TARGETS), text[-3000:]
