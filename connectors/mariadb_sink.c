@@ -54,8 +54,7 @@ static const char *const session_setup =
 static int annotations_off(MYSQL *my, char *errstr, size_t errstr_size)
 {
         static atomic_bool warned;
-        static const char sql[] = "SET SESSION binlog_annotate_row_events = 0";
-        if (!mysql_query(my, sql))
+        if (!mysql_query(my, MARIADB_SINK_ANNOTATIONS_OFF))
                 return 0;
         unsigned int e = mysql_errno(my);
         if (e == ER_SPECIFIC_ACCESS_DENIED_ERROR) {
@@ -73,7 +72,8 @@ static int annotations_off(MYSQL *my, char *errstr, size_t errstr_size)
         }
         if (e == ER_UNKNOWN_SYSTEM_VARIABLE)
                 return 0; /* not MariaDB: nothing to turn off */
-        snprintf(errstr, errstr_size, "%s (query: %s)", mysql_error(my), sql);
+        snprintf(errstr, errstr_size, "%s (query: %s)", mysql_error(my),
+                 MARIADB_SINK_ANNOTATIONS_OFF);
         return db_classify(e);
 }
 

@@ -32,6 +32,11 @@ struct mariadb_sink_stats {
         uint64_t statements;
 };
 
+/** What the sink runs to keep its statements' text out of the binlog
+ * (mariadb_sink.c says why); ferryctl plan tries the same. */
+#define MARIADB_SINK_ANNOTATIONS_OFF \
+        "SET SESSION binlog_annotate_row_events = 0"
+
 /**
  * @brief Connects to the target and creates ferry.offsets if missing.
  * @param pipeline  names this pipeline's rows in ferry.offsets

@@ -518,14 +518,13 @@ static int read_chunk(struct snapshot *s, struct snap_table *t, char *errstr,
                         took ? (size_t)((double)s->chunk_size *
                                         (double)s->chunk_ms / (double)took)
                              : s->chunk_size * 2;
+                size_t most = CHUNK_BYTES / (bytes / n + 1);
+                if (most > CHUNK_MAX)
+                        most = CHUNK_MAX;
                 if (want > s->chunk_size * 2)
                         want = s->chunk_size * 2;
-                if (want < CHUNK_MIN)
-                        want = CHUNK_MIN;
-                if (want > CHUNK_MAX)
-                        want = CHUNK_MAX;
-                if (want > CHUNK_BYTES / (bytes / n + 1))
-                        want = CHUNK_BYTES / (bytes / n + 1);
+                if (want > most)
+                        want = most;
                 if (want < CHUNK_MIN)
                         want = CHUNK_MIN;
                 s->chunk_size = want;

@@ -7,6 +7,7 @@
 
 #include "common/buf.h"
 #include "connectors/db_conn.h"
+#include "connectors/mariadb_sink.h"
 #include "connectors/table_filter.h"
 #include "daemon/endpoint.h"
 #include "daemon/reverse.h"
@@ -56,7 +57,7 @@ static void advise(struct plan *p, const char *fmt, ...)
 static void sink_annotations(struct plan *p, MYSQL *my)
 {
         char got[32], err[512];
-        if (!mysql_query(my, "SET SESSION binlog_annotate_row_events = 0")) {
+        if (!mysql_query(my, MARIADB_SINK_ANNOTATIONS_OFF)) {
                 check(p, true, "sink statements' text stays out of the "
                                "binlog (binlog_annotate_row_events off for "
                                "its session)");
