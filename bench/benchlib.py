@@ -74,6 +74,50 @@ class RssWatch:
         return self.hwm.get(name, 0) / 1024
 
 
+class DiskProbe:
+    """What a commit costs the disk by itself: every `every` seconds, one
+    4 KiB O_DIRECT write and an fdatasync to a file on the server's
+    filesystem, the two calls a small InnoDB commit makes. Its latencies
+    in a window show how slow the device was for anyone writing then,
+    whoever caused the load."""
+
+    def __init__(self, directory, every=0.02):
+        import mmap
+        self.path = os.path.join(directory, "ferry-disk-probe")
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_DIRECT,
+                          0o600)
+        os.posix_fallocate(self.fd, 0, 1 << 20)
+        os.fsync(self.fd)
+        self.buf = mmap.mmap(-1, 4096)  # page-aligned, as O_DIRECT needs
+        self.buf.write(b"p" * 4096)
+        self.samples = []  # (monotonic end, seconds)
+        self.every = every
+        self.halt = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        off = 0
+        while not self.halt.is_set():
+            t = time.monotonic()
+            os.pwrite(self.fd, self.buf, off)
+            os.fdatasync(self.fd)
+            e = time.monotonic()
+            self.samples.append((e, e - t))
+            off = (off + 4096) % (1 << 20)
+            time.sleep(max(0.0, self.every - (e - t)))
+
+    def window(self, start, end):
+        """Latencies (seconds) of the probes that ended in [start, end]."""
+        return [x for t, x in self.samples if start <= t <= end]
+
+    def stop(self):
+        self.halt.set()
+        self.t.join(5)
+        os.close(self.fd)
+        os.unlink(self.path)
+
+
 def binlog_files(m):
     return [r[0] for r in m.query("SHOW BINARY LOGS")]
 
