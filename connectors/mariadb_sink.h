@@ -96,6 +96,17 @@ int mariadb_sink_commit(struct mariadb_sink *sink, const char *partition,
                         const char *position, char *errstr,
                         size_t errstr_size) FERRY_WUR;
 
+/**
+ * @brief Reads how full the target's InnoDB redo log is: checkpoint age
+ *        over its maximum (1.0 is where InnoDB makes writers wait).
+ *        Call between transactions or right after a commit, with no
+ *        statement in flight.
+ * @returns 0 with *fill set, 1 when the server reports no checkpoint age
+ *          (not MariaDB's InnoDB), FERRY_ERR_RETRY on a lost connection
+ */
+int mariadb_sink_redo_fill(struct mariadb_sink *sink, double *fill,
+                           char *errstr, size_t errstr_size) FERRY_WUR;
+
 /* @brief Records part -> value in ferry.offsets with the next commit
  * (backfill progress rides with the rows it describes). */
 void mariadb_sink_mark(struct mariadb_sink *sink, const char *part,

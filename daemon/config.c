@@ -134,6 +134,9 @@ static const struct key_def keys[] = {
          .reloadable = true},
         {KEY("source", "backfill_max_lag", KT_DURATION, "10s",
              source.backfill_max_lag_ms), .reloadable = true},
+        {KEY("source", "backfill_max_redo_fill", KT_INT, "0",
+             source.backfill_max_redo_fill), .min = 0, .max = 100,
+         .reloadable = true},
 
         {KEY("kafka", "brokers", KT_STRING, NULL, kafka.brokers)},
         {KEY("kafka", "topic_prefix", KT_STRING, "ferry", kafka.topic_prefix)},

@@ -56,6 +56,9 @@ struct cfg {
                 int backfill_max_rows_per_s; /* default 0: no ceiling */
                 int64_t backfill_max_lag_ms; /* default 10000; 0: never
                                                 back off */
+                int backfill_max_redo_fill; /* percent of the target's
+                                               checkpoint age; 0 (default):
+                                               never hold on it */
         } source;
 
         struct {

@@ -66,10 +66,14 @@ static void verb_status(void *opaque, struct control_req *req, json_t *args)
                                "backfill");
         }
         json_object_set_new(st, "state", json_string(service_state(s)));
-        if (s->pipe)
+        if (s->pipe) {
                 json_object_set_new(
                         st, "backfill_held",
                         json_boolean(pipeline_backfill_held(s->pipe)));
+                double fill = pipeline_redo_fill(s->pipe);
+                json_object_set_new(st, "sink_redo_fill",
+                                    fill < 0 ? json_null() : json_real(fill));
+        }
         json_object_set_new(st, "role",
                             json_string(cfg->daemon.role == CFG_ROLE_ALL ? "all"
                                         : cfg->daemon.role == CFG_ROLE_SOURCE

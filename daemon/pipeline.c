@@ -35,6 +35,7 @@
 #define QUEUE_BYTES      (32u << 20) /* bounded memory between the threads */
 #define BATCH_ROWS       5000        /* rows per target transaction, at most */
 #define BATCH_MS         200         /* ... and milliseconds */
+#define REDO_SAMPLE_MS   200         /* between reads of the redo fill */
 #define IDLE_COMMIT_MS   1000        /* position-only commits when idle */
 #define TS_RESOLUTION_MS 999         /* binlog timestamps: whole seconds */
 #define POSITION_PART    "gtid"      /* ferry.offsets part in direct mode */
@@ -68,6 +69,14 @@ struct pipeline {
         struct event_queue *queue;
         struct snapshot *snap; /* the epoch's backfill, or NULL */
         bool backfill_held;    /* loop thread: live changes come first */
+        bool redo_held;        /* loop thread: ... or the target's redo */
+        /* [source] backfill_max_redo_fill as the loop thread last read
+         * it, and the target's redo fill in permille as the sink thread
+         * last read it (-1: not known). */
+        atomic_int redo_max_pct;
+        atomic_int redo_fill_permille;
+        uint64_t redo_sampled_ms; /* sink thread only */
+        bool redo_warned;         /* sink thread only */
         atomic_uint_fast64_t applied_ts_ms; /* commit time of last applied */
         char applied_pos[4096]; /* GTID position last committed, under lock */
         atomic_bool restart;    /* end the epoch now, start the next at once */
@@ -321,6 +330,42 @@ backfill_find(struct pipeline *p, struct backfill_row *hint, const char *table)
         return NULL;
 }
 
+/* Reads the target's redo fill for pipeline_throttle, at most every
+ * REDO_SAMPLE_MS and only while backfill_max_redo_fill asks for it. A
+ * failed read leaves the fill unknown, which holds the backfill: the
+ * sink's next statement meets the same trouble and reports it. A server
+ * without the figure never holds. */
+static void sample_redo(struct pipeline *p, struct mariadb_sink *sink)
+{
+        if (atomic_load(&p->redo_max_pct) <= 0) {
+                atomic_store(&p->redo_fill_permille, -1);
+                return;
+        }
+        uint64_t now = clock_mono_ms();
+        if (now - p->redo_sampled_ms < REDO_SAMPLE_MS)
+                return;
+        p->redo_sampled_ms = now;
+        double fill = 0;
+        char err[512];
+        int rc = mariadb_sink_redo_fill(sink, &fill, err, sizeof(err));
+        if (rc == 0) {
+                atomic_store(&p->redo_fill_permille, (int)(fill * 1000.0));
+                p->redo_warned = false;
+                return;
+        }
+        atomic_store(&p->redo_fill_permille, rc == 1 ? 0 : -1);
+        if (p->redo_warned)
+                return;
+        p->redo_warned = true;
+        if (rc == 1)
+                log_warning("backfill_max_redo_fill: the sink's server "
+                            "reports no Innodb_checkpoint_age (not "
+                            "MariaDB's InnoDB?): the backfill does not "
+                            "hold on it");
+        else
+                log_warning("backfill_max_redo_fill: %s", err);
+}
+
 /* Applies events until the queue ends or an error. Commits only at
  * source transaction boundaries. */
 static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
@@ -332,6 +377,9 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
         bool uncommitted = false, in_tx = false, commit_now = false;
         struct backfill_row *bf = NULL; /* last table a backfill row hit */
         int rc = 0;
+
+        p->redo_sampled_ms = 0;
+        sample_redo(p, sink); /* the backfill waits for a first reading */
 
         for (;;) {
                 while (atomic_load(&p->paused) && !atomic_load(&p->stop))
@@ -355,9 +403,11 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                         /* Nothing waits and all is committed: the sink
                          * is current as of now, however old the last
                          * change was. */
-                        if (!uncommitted && !in_tx)
+                        if (!uncommitted && !in_tx) {
                                 atomic_store(&p->applied_ts_ms,
                                              clock_wall_ms());
+                                sample_redo(p, sink);
+                        }
                         continue;
                 }
                 switch (ev->kind) {
@@ -425,6 +475,8 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                                 batch_rows = 0;
                                 last_commit = clock_mono_ms();
                                 commit_now = false;
+                                if (rc == 0)
+                                        sample_redo(p, sink);
                         }
                         break;
                 }
@@ -608,6 +660,10 @@ static int plan_snapshot(struct pipeline *p, struct mariadb_sink *sink,
         struct snapshot *snap =
                 snapshot_new(&ep, cfg->source.server_id, st, n, 100,
                              cfg->source.backfill_max_rows_per_s);
+        /* With a redo limit, the first chunk waits for the first reading
+         * of the target's redo fill (pipeline_throttle, within a tick). */
+        snapshot_set_throttle(snap, cfg->source.backfill_max_rows_per_s,
+                              cfg->source.backfill_max_redo_fill > 0);
         free(st);
         json_decref(stored);
         if (snapshot_active(snap))
@@ -883,6 +939,7 @@ void pipeline_start_mapped(const struct cfg *cfg, struct metrics *reg,
                            struct pipeline **pp)
 {
         struct pipeline *p = xcalloc(1, sizeof(*p));
+        atomic_init(&p->redo_fill_permille, -1);
         p->cfg = cfg;
         p->map = map;
         p->reg = reg;
@@ -1159,12 +1216,30 @@ void pipeline_throttle(struct pipeline *p)
         int64_t max_lag = cfg->source.backfill_max_lag_ms;
         /* Back off on the sink's lag: that is what live changes queued
          * behind backfill chunks suffer. */
-        bool hold = max_lag > 0 && snk * 1000.0 > (double)max_lag;
-        if (hold != p->backfill_held)
-                log_info("backfill %s sink_lag=%.1fs backfill_max_lag=%.1fs",
-                         hold ? "holds: live changes first" : "goes on", snk,
-                         (double)max_lag / 1000.0);
+        bool lag_hold = max_lag > 0 && snk * 1000.0 > (double)max_lag;
+        /* ... and before the target's InnoDB makes every writer on its
+         * server wait for page flushing; lifted 5 points lower, so that
+         * it does not flap with each sample. */
+        int max_redo = cfg->source.backfill_max_redo_fill;
+        atomic_store(&p->redo_max_pct, max_redo);
+        int fill = atomic_load(&p->redo_fill_permille);
+        int redo_at = max_redo * 10 - (p->redo_held ? 50 : 0);
+        bool redo_hold = max_redo > 0 && (fill < 0 || fill >= redo_at);
+        bool hold = lag_hold || redo_hold;
+        if (hold != p->backfill_held || redo_hold != p->redo_held) {
+                char redo[32] = "unknown";
+                if (fill >= 0)
+                        snprintf(redo, sizeof(redo), "%.1f%%", fill / 10.0);
+                log_info("backfill %s sink_lag=%.1fs backfill_max_lag=%.1fs "
+                         "redo_fill=%s backfill_max_redo_fill=%d%%",
+                         !hold      ? "goes on"
+                         : lag_hold ? "holds: live changes first"
+                                    : "holds: the target's redo log is "
+                                      "nearly full",
+                         snk, (double)max_lag / 1000.0, redo, max_redo);
+        }
         p->backfill_held = hold;
+        p->redo_held = redo_hold;
         pthread_mutex_lock(&p->lock);
         if (p->snap)
                 snapshot_set_throttle(
@@ -1175,6 +1250,12 @@ void pipeline_throttle(struct pipeline *p)
 bool pipeline_backfill_held(struct pipeline *p)
 {
         return p->backfill_held;
+}
+
+double pipeline_redo_fill(struct pipeline *p)
+{
+        int fill = atomic_load(&p->redo_fill_permille);
+        return fill < 0 ? -1.0 : fill / 1000.0;
 }
 
 struct touched_keys *pipeline_touched_keys(struct pipeline *p)

@@ -94,6 +94,10 @@ void pipeline_publish_backfill(struct pipeline *p);
 void pipeline_throttle(struct pipeline *p);
 /* @returns whether the backfill is holding for the live stream. */
 bool pipeline_backfill_held(struct pipeline *p);
+/* @returns the target's redo fill (checkpoint age over its maximum) as
+ * last read for [source] backfill_max_redo_fill, or -1 when that is off
+ * or not read yet. */
+double pipeline_redo_fill(struct pipeline *p);
 
 struct mapping;
 /* @returns the mapping the pipeline applies (lives as long as p). */

@@ -71,6 +71,8 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
         s->cfg->source.backfill_max_rows_per_s =
                 fresh->source.backfill_max_rows_per_s;
         s->cfg->source.backfill_max_lag_ms = fresh->source.backfill_max_lag_ms;
+        s->cfg->source.backfill_max_redo_fill =
+                fresh->source.backfill_max_redo_fill;
         if (n)
                 log_warning("reloaded log_level, backfill throttles and "
                             "[cutover] timeouts; not applied without a "

@@ -203,3 +203,56 @@ def test_backfill_throttles(server, dbs, tmp_path):
         assert f.stop() == 0
     finally:
         f.kill()
+
+
+def redo_fill(server):
+    st = dict(server.query(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN "
+        "('Innodb_checkpoint_age', 'Innodb_checkpoint_max_age')"))
+    return int(st["Innodb_checkpoint_age"]) / int(
+        st["Innodb_checkpoint_max_age"])
+
+
+def test_backfill_holds_on_target_redo(server, dbs, tmp_path):
+    """backfill_max_redo_fill: while the target's checkpoint age is above
+    the share, no chunk is copied; SIGHUP lifts it and the copy ends
+    exact."""
+    from tests.integration.test_control import status
+    src, dst = dbs
+    n = 20000
+    prefill(server, src, n)
+    # The prefill's pages stay dirty (an idle server's page cleaner
+    # leaves them), so the checkpoint age stays above 1% of its maximum.
+    assert redo_fill(server) >= 0.015, (
+        f"precondition: checkpoint age only {redo_fill(server):.2%} of "
+        "its maximum after the prefill")
+    cfg = write_config(
+        str(tmp_path / "ferryd.conf"), server, src, tables="clerk_sync_%",
+        start="snapshot",
+        extra={"sink": {"socket": server.socket, "database": dst,
+                        "mapping": MAPPING},
+               "source": {"backfill_max_redo_fill": "1"}})
+    f = Ferryd(cfg)
+    try:
+        assert f.wait_log(r"backfill holds: the target's redo log is nearly "
+                          r"full .*redo_fill=\S+ backfill_max_redo_fill=1%")
+        time.sleep(1.0)  # a chunk read before the hold lands
+        st = status(cfg)
+        assert st["backfill_held"] and st["sink_redo_fill"] >= 0.01, st
+        c0 = sum(t["rows_copied"] for t in st["backfill"])
+        time.sleep(2.0)
+        st = status(cfg)
+        c1 = sum(t["rows_copied"] for t in st["backfill"])
+        assert st["backfill_held"] and c1 == c0 < 2 * n, (c0, c1, st)
+
+        text = open(cfg).read().replace("backfill_max_redo_fill = 1",
+                                        "backfill_max_redo_fill = 0")
+        open(cfg, "w").write(text)
+        f.proc.send_signal(signal.SIGHUP)
+        f.wait_log(r"reloaded log_level, backfill throttles")
+        f.wait_log(r"backfill goes on .*backfill_max_redo_fill=0%")
+        backfill_done(f, timeout=60)
+        assert converge(server, src, dst, timeout=30) == []
+        assert f.stop() == 0
+    finally:
+        f.kill()
