@@ -68,6 +68,9 @@
         "Rows written to the target, per target table and op (c, u, d, r)."
 #define FERRY_M_SINK_BATCH_SECONDS "ferry_sink_batch_duration_seconds",       \
         "Time to apply and commit one sink batch, offsets included."
+#define FERRY_M_SINK_REDO_FILL "ferry_sink_redo_fill_ratio",                  \
+        "The target's InnoDB checkpoint age over its maximum, as read for "   \
+        "[source] backfill_max_redo_fill; -1 when that is off or unread."
 
 /* ---- errors and cutover ---- */
 #define FERRY_M_ERRORS_TOTAL "ferry_errors_total",                            \
@@ -117,6 +120,7 @@
         X("gauge", FERRY_M_REPLICATION_LAG_SECONDS, "")                       \
         X("counter", FERRY_M_ROWS_APPLIED_TOTAL, "table,op")                  \
         X("histogram", FERRY_M_SINK_BATCH_SECONDS, "")                        \
+        X("gauge", FERRY_M_SINK_REDO_FILL, "")                                \
         X("counter", FERRY_M_ERRORS_TOTAL, "kind")                            \
         X("enum", FERRY_M_CUTOVER_STATE, "state")                             \
         X("gauge", FERRY_M_REVERSE_LAG_SECONDS, "")                           \

@@ -96,7 +96,7 @@ struct pipeline {
         size_t nbackfill;
 
         struct metric_gauge *m_connected, *m_source_lag, *m_sink_lag,
-                *m_total_lag, *m_queue;
+                *m_total_lag, *m_queue, *m_redo_fill;
         struct metric_counter *m_reconnects, *m_errors_source, *m_errors_sink;
         struct metric_histogram *m_batch;
         struct table_counters *m_events, *m_applied; /* sink thread only */
@@ -898,6 +898,11 @@ static double gauge_sink_lag(void *opaque)
         return k;
 }
 
+static double gauge_redo_fill(void *opaque)
+{
+        return pipeline_redo_fill(opaque);
+}
+
 static double gauge_total_lag(void *opaque)
 {
         double s, k, t;
@@ -964,6 +969,9 @@ void pipeline_start_mapped(const struct cfg *cfg, struct metrics *reg,
                 p->m_queue =
                         metrics_gauge(reg, FERRY_M_DIRECT_QUEUE_EVENTS, NULL);
                 metric_gauge_bind(p->m_queue, gauge_queue, p);
+                p->m_redo_fill = metrics_gauge(reg, FERRY_M_SINK_REDO_FILL,
+                                               NULL);
+                metric_gauge_bind(p->m_redo_fill, gauge_redo_fill, p);
                 p->m_reconnects = metrics_counter(
                         reg, FERRY_M_SOURCE_RECONNECTS_TOTAL, NULL);
                 p->m_errors_source = metrics_counter(reg, FERRY_M_ERRORS_TOTAL,
@@ -1008,6 +1016,7 @@ int pipeline_free(struct pipeline *p)
                 metric_gauge_bind(p->m_sink_lag, NULL, NULL);
                 metric_gauge_bind(p->m_total_lag, NULL, NULL);
                 metric_gauge_bind(p->m_queue, NULL, NULL);
+                metric_gauge_bind(p->m_redo_fill, NULL, NULL);
         }
         int rc = p->result;
         mapping_free(p->map);

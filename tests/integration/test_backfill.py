@@ -6,6 +6,7 @@ chunk applied, not from zero."""
 import re
 import signal
 import time
+import urllib.request
 
 import pytest
 
@@ -239,6 +240,11 @@ def test_backfill_holds_on_target_redo(server, dbs, tmp_path):
         time.sleep(1.0)  # a chunk read before the hold lands
         st = status(cfg)
         assert st["backfill_held"] and st["sink_redo_fill"] >= 0.01, st
+        port = f.wait_log(r"metrics listening .* port=(\d+)").group(1)
+        body = urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        m = re.search(r"^ferry_sink_redo_fill_ratio (\S+)$", body, re.M)
+        assert m and float(m.group(1)) >= 0.01, body[-2000:]
         c0 = sum(t["rows_copied"] for t in st["backfill"])
         time.sleep(2.0)
         st = status(cfg)

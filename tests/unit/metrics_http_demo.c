@@ -134,6 +134,8 @@ static void register_all(struct metrics *reg, struct demo *d)
         metric_gauge_set(
                 metrics_gauge(reg, FERRY_M_REPLICATION_LAG_SECONDS, NULL),
                 0.75);
+        metric_gauge_set(metrics_gauge(reg, FERRY_M_SINK_REDO_FILL, NULL),
+                         -1);
         d->batch = metrics_histogram(reg, FERRY_M_SINK_BATCH_SECONDS, NULL, 0,
                                      NULL);
         metric_counter_inc(metrics_counter(reg, FERRY_M_ERRORS_TOTAL, "kind",
