@@ -193,17 +193,28 @@ def test_backfill_throttles(server, dbs, tmp_path):
         f.wait_log(r"backfill goes on")
 
         # SIGHUP lifts the ceiling: the rest goes fast.
-        text = open(cfg).read().replace(
-            "backfill_max_rows_per_second = 1000",
-            "backfill_max_rows_per_second = 0")
-        open(cfg, "w").write(text)
-        f.proc.send_signal(signal.SIGHUP)
-        f.wait_log(r"reloaded log_level, backfill throttles")
-        backfill_done(f, timeout=30)
-        assert converge(server, src, dst, timeout=30) == []
-        assert f.stop() == 0
+        reload(f, cfg, "backfill_max_rows_per_second = 1000",
+               "backfill_max_rows_per_second = 0")
+        finish(f, server, src, dst, timeout=30)
     finally:
         f.kill()
+
+
+def reload(f, cfg, old, new):
+    """Rewrites one line of ferryd's config and reloads it (SIGHUP)."""
+    text = open(cfg).read()
+    assert old in text, old
+    open(cfg, "w").write(text.replace(old, new))
+    f.proc.send_signal(signal.SIGHUP)
+    f.wait_log(r"reloaded log_level, backfill throttles")
+
+
+def finish(f, server, src, dst, timeout):
+    """The backfill ends, the target equals the source, ferryd stops
+    cleanly."""
+    backfill_done(f, timeout=timeout)
+    assert converge(server, src, dst, timeout=30) == []
+    assert f.stop() == 0
 
 
 def redo_fill(server):
@@ -251,14 +262,9 @@ def test_backfill_holds_on_target_redo(server, dbs, tmp_path):
         c1 = sum(t["rows_copied"] for t in st["backfill"])
         assert st["backfill_held"] and c1 == c0 < 2 * n, (c0, c1, st)
 
-        text = open(cfg).read().replace("backfill_max_redo_fill = 1",
-                                        "backfill_max_redo_fill = 0")
-        open(cfg, "w").write(text)
-        f.proc.send_signal(signal.SIGHUP)
-        f.wait_log(r"reloaded log_level, backfill throttles")
+        reload(f, cfg, "backfill_max_redo_fill = 1",
+               "backfill_max_redo_fill = 0")
         f.wait_log(r"backfill goes on .*backfill_max_redo_fill=0%")
-        backfill_done(f, timeout=60)
-        assert converge(server, src, dst, timeout=30) == []
-        assert f.stop() == 0
+        finish(f, server, src, dst, timeout=60)
     finally:
         f.kill()
