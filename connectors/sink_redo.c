@@ -10,7 +10,6 @@
  */
 #include "connectors/mariadb_sink.h"
 #include "connectors/mariadb_sink_int.h"
-#include "connectors/db_conn.h"
 #include "common/ferry_error.h"
 
 #include <mysql.h>
