@@ -69,6 +69,10 @@ struct snapshot {
         atomic_int_fast64_t max_rows_per_s;
         atomic_bool hold;
         uint64_t next_chunk_ms; /* monotonic; the ceiling's pacing */
+        /* How far the copy may run ahead of the sink, in chunks. */
+        unsigned max_ahead;
+        uint64_t chunks_emitted;
+        atomic_uint_fast64_t chunks_applied; /* set by the sink's thread */
         size_t chunk_size;
         size_t chunk_limit; /* the LIMIT of the chunk in flight */
 
@@ -112,6 +116,7 @@ struct snapshot *snapshot_new(const struct db_endpoint *ep, uint32_t server_id,
         s->chunk_ms = chunk_ms > 0 ? chunk_ms : 100;
         atomic_init(&s->max_rows_per_s, max_rows_per_s);
         atomic_init(&s->hold, false);
+        atomic_init(&s->chunks_applied, 0);
         s->chunk_size = 1000;
         s->server_id = server_id;
         return s;
@@ -558,6 +563,10 @@ int snapshot_tick(struct snapshot *s, char *errstr, size_t errstr_size)
         if (s->in_flight || !snapshot_active(s) || atomic_load(&s->hold) ||
             mono_ms() < s->next_chunk_ms)
                 return 0;
+        if (s->max_ahead &&
+            s->chunks_emitted >=
+                    atomic_load(&s->chunks_applied) + s->max_ahead)
+                return 0;
         while (s->cur < s->ntables && s->tables[s->cur].done)
                 s->cur++;
         if (s->cur >= s->ntables)
@@ -603,6 +612,16 @@ void snapshot_set_throttle(struct snapshot *s, int64_t max_rows_per_s,
 {
         atomic_store(&s->max_rows_per_s, max_rows_per_s);
         atomic_store(&s->hold, hold);
+}
+
+void snapshot_set_max_ahead(struct snapshot *s, unsigned max_chunks)
+{
+        s->max_ahead = max_chunks;
+}
+
+void snapshot_chunk_applied(struct snapshot *s)
+{
+        atomic_fetch_add(&s->chunks_applied, 1);
 }
 
 void snapshot_on_change(struct snapshot *s, const struct ferry_event *ev)
@@ -689,6 +708,7 @@ int snapshot_on_signal(struct snapshot *s, const struct ferry_event *sig,
                          s->database, t->name, (unsigned long long)t->copied);
         }
         drop_chunk(s);
+        s->chunks_emitted++;
         (void)errstr;
         (void)errstr_size;
         return emit(m, emit_opaque);

@@ -78,6 +78,22 @@ int snapshot_on_signal(struct snapshot *snap, const struct ferry_event *sig,
                        size_t errstr_size) FERRY_WUR;
 
 /**
+ * @brief Bounds how far the copy runs ahead of the sink: no chunk starts
+ *        while max_chunks chunks are emitted and not yet applied. Rows
+ *        already queued are out of the throttles' reach, so this is what
+ *        lets a hold act at once. 0 (the default): no bound, for a sink
+ *        in another process, which never reports.
+ * @context the source's thread, before the first tick
+ */
+void snapshot_set_max_ahead(struct snapshot *snap, unsigned max_chunks);
+
+/**
+ * @brief The sink applied a chunk's progress mark (FERRY_EV_MARK).
+ * @context any thread
+ */
+void snapshot_chunk_applied(struct snapshot *snap);
+
+/**
  * @brief Sets the throttles: a ceiling on rows copied per second (0: none)
  *        and hold (no new chunk while true: the live stream is behind).
  * @context any thread

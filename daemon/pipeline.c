@@ -40,6 +40,7 @@
 #define TS_RESOLUTION_MS 999         /* binlog timestamps: whole seconds */
 #define POSITION_PART    "gtid"      /* ferry.offsets part in direct mode */
 #define CUTOVER_PART     "cutover"   /* set once a cutover switched */
+#define CHUNKS_AHEAD     2 /* backfill chunks between source and sink */
 
 struct backfill_row {
         char table[65];
@@ -456,6 +457,9 @@ static int sink_loop(struct pipeline *p, struct mariadb_sink *sink,
                         snprintf(part, sizeof(part), "snapshot:%s",
                                  ev->table->name);
                         mariadb_sink_mark(sink, part, ev->mark);
+                        /* This thread set p->snap for the epoch. */
+                        if (p->snap)
+                                snapshot_chunk_applied(p->snap);
                         if (!strcmp(ev->mark, SNAPSHOT_DONE) &&
                             (bf = backfill_find(p, bf, ev->table->name)))
                                 atomic_store(&bf->done, true);
@@ -664,6 +668,10 @@ static int plan_snapshot(struct pipeline *p, struct mariadb_sink *sink,
          * of the target's redo fill (pipeline_throttle, within a tick). */
         snapshot_set_throttle(snap, cfg->source.backfill_max_rows_per_s,
                               cfg->source.backfill_max_redo_fill > 0);
+        /* The sink is in this process: keep at most CHUNKS_AHEAD chunks
+         * queued for it, so that live changes never wait behind more,
+         * and a hold stops the writes within a chunk, not a full queue. */
+        snapshot_set_max_ahead(snap, CHUNKS_AHEAD);
         free(st);
         json_decref(stored);
         if (snapshot_active(snap))

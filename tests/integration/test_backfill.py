@@ -268,3 +268,48 @@ def test_backfill_holds_on_target_redo(server, dbs, tmp_path):
         finish(f, server, src, dst, timeout=60)
     finally:
         f.kill()
+
+
+def test_backfill_stays_two_chunks_ahead(server, dbs, tmp_path):
+    """The copy never runs more than two chunks ahead of the sink: with
+    the sink paused (and the lag throttle off), the source starts at most
+    two more chunks, however many rows are left; rows already queued
+    would otherwise be out of every throttle's reach."""
+    from tests.integration.test_control import ferryctl, status
+    src, dst = dbs
+    n = 100000
+    prefill(server, src, n)
+    cfg = write_config(
+        str(tmp_path / "ferryd.conf"), server, src, tables="clerk_sync_%",
+        start="snapshot",
+        extra={"sink": {"socket": server.socket, "database": dst,
+                        "mapping": MAPPING},
+               "source": {"backfill_max_lag": "0s"}})
+
+    def lows_after(signal_id):
+        return server.query(
+            "SELECT COUNT(*) FROM ferry.signal WHERE kind = 'low' AND "
+            f"id > {signal_id}")[0][0]
+
+    f = Ferryd(cfg)
+    try:
+        f.wait_log(r"backfill starts")
+        assert ferryctl(cfg, "pause").returncode == 0
+        mark = server.query("SELECT COALESCE(MAX(id), 0) FROM ferry.signal")[0][0]
+        time.sleep(3.0)
+        st = status(cfg)
+        copied = sum(t["rows_copied"] for t in st["backfill"])
+        started = lows_after(mark)
+        # One chunk may have been between its reads at the pause; then
+        # two more at most. 2n rows need far more chunks than that
+        # (chunks stop at 2 MiB, about 20k of these rows).
+        assert started <= 3, (started, copied)
+        assert copied < 2 * n - 3 * 25000, (started, copied)
+        time.sleep(1.0)
+        assert lows_after(mark) == started, "chunks started while paused"
+        assert not st["backfill_held"], st  # no throttle did this
+
+        assert ferryctl(cfg, "resume").returncode == 0
+        finish(f, server, src, dst, timeout=60)
+    finally:
+        f.kill()
