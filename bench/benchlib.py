@@ -23,8 +23,20 @@ def machine():
     mver = next((v for v in ver if "MariaDB" in v), "?")
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"machine: {os.cpu_count()} cores (shared: figures are "
-            f"indicative; load average at the end {load}), {uname}, MariaDB {mver}, build "
-            f"{os.environ['FERRY_BUILD_DIR']}")
+            f"indicative; load average at the end {load}), {uname}, MariaDB {mver}, "
+            f"{writeback()}, build {os.environ['FERRY_BUILD_DIR']}")
+
+
+def writeback():
+    """When the kernel starts writing dirty pages back: it decides how much
+    of an unsynced binlog a rotation's fsync must write at once."""
+    def read(name):
+        with open(f"/proc/sys/vm/{name}") as f:
+            return int(f.read())
+    nbytes = read("dirty_background_bytes")
+    if nbytes:
+        return f"vm.dirty_background_bytes = {nbytes >> 20} MiB"
+    return f"vm.dirty_background_ratio = {read('dirty_background_ratio')}%"
 
 
 def proc_kb(pid, field):
