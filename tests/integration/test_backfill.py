@@ -35,16 +35,23 @@ def backfill_done(f, tables=("clerk_sync_clerkuser",
         f.wait_log(rf"backfill done table=\S+\.{t} ", timeout=timeout)
 
 
+def snapshot_config(tmp_path, server, src, dst, **source):
+    """A ferryd config that backfills clerk_sync_% from src into dst
+    through the event_finder mapping, with extra [source] keys."""
+    extra = {"sink": {"socket": server.socket, "database": dst,
+                      "mapping": MAPPING}}
+    if source:
+        extra["source"] = source
+    return write_config(str(tmp_path / "ferryd.conf"), server, src,
+                        tables="clerk_sync_%", start="snapshot", extra=extra)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_backfill_under_writes(server, dbs, tmp_path, seed):
     src, dst = dbs
     n = 200000
     prefill(server, src, n)
-    cfg = write_config(
-        str(tmp_path / "ferryd.conf"), server, src, tables="clerk_sync_%",
-        start="snapshot",
-        extra={"sink": {"socket": server.socket, "database": dst,
-                        "mapping": MAPPING}})
+    cfg = snapshot_config(tmp_path, server, src, dst)
     w = Writer(server, src, seed, existing=range(1, n + 1),
                first_id=n + 1)
     w.start()  # writing before, during and after the backfill
@@ -75,11 +82,7 @@ def test_backfill_resumes_after_kill(server, dbs, tmp_path):
     src, dst = dbs
     n = 300000
     prefill(server, src, n)
-    cfg = write_config(
-        str(tmp_path / "ferryd.conf"), server, src, tables="clerk_sync_%",
-        start="snapshot",
-        extra={"sink": {"socket": server.socket, "database": dst,
-                        "mapping": MAPPING}})
+    cfg = snapshot_config(tmp_path, server, src, dst)
     f = Ferryd(cfg)
     try:
         f.wait_log(r"backfill starts table=\S+clerk_sync_clerkuser")
@@ -165,13 +168,9 @@ def test_backfill_throttles(server, dbs, tmp_path):
     src, dst = dbs
     n = 6000
     prefill(server, src, n)
-    cfg = write_config(
-        str(tmp_path / "ferryd.conf"), server, src, tables="clerk_sync_%",
-        start="snapshot",
-        extra={"sink": {"socket": server.socket, "database": dst,
-                        "mapping": MAPPING},
-               "source": {"backfill_max_rows_per_second": "1000",
-                          "backfill_max_lag": "1s"}})
+    cfg = snapshot_config(tmp_path, server, src, dst,
+                          backfill_max_rows_per_second="1000",
+                          backfill_max_lag="1s")
     f = Ferryd(cfg)
     try:
         f.wait_log(r"backfill starts")
@@ -238,12 +237,8 @@ def test_backfill_holds_on_target_redo(server, dbs, tmp_path):
     assert redo_fill(server) >= 0.015, (
         f"precondition: checkpoint age only {redo_fill(server):.2%} of "
         "its maximum after the prefill")
-    cfg = write_config(
-        str(tmp_path / "ferryd.conf"), server, src, tables="clerk_sync_%",
-        start="snapshot",
-        extra={"sink": {"socket": server.socket, "database": dst,
-                        "mapping": MAPPING},
-               "source": {"backfill_max_redo_fill": "1"}})
+    cfg = snapshot_config(tmp_path, server, src, dst,
+                          backfill_max_redo_fill="1")
     f = Ferryd(cfg)
     try:
         assert f.wait_log(r"backfill holds: the target's redo log is nearly "
@@ -279,12 +274,8 @@ def test_backfill_stays_two_chunks_ahead(server, dbs, tmp_path):
     src, dst = dbs
     n = 100000
     prefill(server, src, n)
-    cfg = write_config(
-        str(tmp_path / "ferryd.conf"), server, src, tables="clerk_sync_%",
-        start="snapshot",
-        extra={"sink": {"socket": server.socket, "database": dst,
-                        "mapping": MAPPING},
-               "source": {"backfill_max_lag": "0s"}})
+    cfg = snapshot_config(tmp_path, server, src, dst,
+                          backfill_max_lag="0s")
 
     def lows_after(signal_id):
         return server.query(
