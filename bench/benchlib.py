@@ -176,6 +176,14 @@ def die(msg, ferryds=()):
     raise SystemExit(msg)
 
 
+def pct(xs, p):
+    """The p-th percentile (0-100) of xs, nearest rank; None when empty."""
+    xs = sorted(xs)
+    if not xs:
+        return None
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
 def fmt(n):
     return f"{n:,.0f}"
 
