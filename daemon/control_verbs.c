@@ -131,10 +131,13 @@ static void verb_resume(void *opaque, struct control_req *req, json_t *args)
  * definite point of the stream and work the same without this socket. */
 static void verb_snapshot(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!direct_only(opaque, req))
-                return;
         struct service *s = opaque;
         const struct cfg *cfg = s->cfg;
+        if (!s->pipe && cfg->daemon.role == CFG_ROLE_SINK) {
+                control_req_fail(req, "a backfill is the source's: ask the "
+                                      "ferryd with role = source or all");
+                return;
+        }
         json_t *tables = json_object_get(args, "tables");
         if (!json_is_array(tables) || !json_array_size(tables)) {
                 control_req_fail(req, "snapshot needs at least one table");

@@ -88,6 +88,8 @@ struct kafka_source {
         struct gtid_pos produced;
         json_t *marks;    /* table -> snapshot position */
         char *marks_text; /* marks, serialised once per change */
+        bool replan;      /* a backfill was requested: a new epoch plans
+                             it from the checkpoint */
         int cb_rc;        /* why on_event stopped the source */
         char cb_err[1024];
 
@@ -251,6 +253,16 @@ static bool marks_done(json_t *marks)
         return true;
 }
 
+/* A table's backfill position, as the next checkpoint will carry it. */
+static void set_mark(struct kafka_source *ks, const char *table,
+                     const char *position)
+{
+        json_object_set_new(ks->marks, table, json_string(position));
+        free(ks->marks_text);
+        ks->marks_text = json_dumps(ks->marks, JSON_COMPACT);
+        atomic_store(&ks->backfill_done, marks_done(ks->marks));
+}
+
 /* Takes sent. */
 static void keep_barrier(struct kafka_source *ks, const char *id, json_t *sent)
 {
@@ -295,11 +307,7 @@ static int on_event(struct ferry_event *ev, void *opaque)
                         touch(ks, ev);
                 break;
         case FERRY_EV_MARK:
-                json_object_set_new(ks->marks, ev->table->name,
-                                    json_string(ev->mark));
-                free(ks->marks_text);
-                ks->marks_text = json_dumps(ks->marks, JSON_COMPACT);
-                atomic_store(&ks->backfill_done, marks_done(ks->marks));
+                set_mark(ks, ev->table->name, ev->mark);
                 break;
         case FERRY_EV_COMMIT: {
                 struct buf b;
@@ -318,6 +326,10 @@ static int on_event(struct ferry_event *ev, void *opaque)
                 buf_free(&b);
                 kafka_acks_point(ks->acks, kafka_producer_last_seq(ks->prod),
                                  buf_steal(&cp), ev->pos.ts_ms);
+                /* The checkpoint now holds the request: end the epoch
+                 * here, and the next one plans the backfill from it. */
+                if (ks->replan)
+                        rc = FERRY_ERR_STOP;
                 break;
         }
         case FERRY_EV_BARRIER: {
@@ -333,12 +345,23 @@ static int on_event(struct ferry_event *ev, void *opaque)
                         keep_barrier(ks, ev->mark, sent);
                 break;
         }
-        case FERRY_EV_SNAPSHOT_REQUEST:
-                log_warning("backfill of %s requested through ferry.signal: "
-                            "not supported with transport = kafka yet; "
-                            "ignored",
-                            ev->mark);
+        case FERRY_EV_SNAPSHOT_REQUEST: {
+                const char *db = ks->cfg->source.db.database;
+                if (!table_filter_match(db, ks->cfg->source.tables,
+                                        ks->cfg->source.n_tables, db,
+                                        ev->mark)) {
+                        log_warning("backfill of %s.%s requested, but "
+                                    "[source] tables does not select it: "
+                                    "ignored",
+                                    db, ev->mark);
+                        break;
+                }
+                log_info("backfill of %s.%s requested: starting it", db,
+                         ev->mark);
+                set_mark(ks, ev->mark, "");
+                ks->replan = true;
                 break;
+        }
         case FERRY_EV_BEGIN:
                 break;
         }
@@ -596,6 +619,7 @@ static int run_epoch(struct kafka_source *ks)
         atomic_store(&ks->backfill_done, marks_done(marks));
         ks->cb_rc = 0;
         ks->cb_err[0] = '\0';
+        ks->replan = false;
         atomic_store(&ks->persist_failed, false);
         atomic_store(&ks->ack_stop, false);
         atomic_store(&ks->delivery_logged, false);
@@ -682,6 +706,9 @@ static void *kafka_source_main(void *arg)
         int rc;
         for (;;) {
                 rc = run_epoch(ks);
+                if (rc == FERRY_ERR_STOP && ks->replan &&
+                    !atomic_load(&ks->stop))
+                        continue;
                 if (rc == FERRY_ERR_STOP || atomic_load(&ks->stop)) {
                         rc = 0;
                         break;

@@ -7,6 +7,7 @@ valid JSON and moves forward."""
 import json
 import os
 import re
+import subprocess
 import threading
 import time
 import urllib.error
@@ -18,6 +19,7 @@ import pytest
 from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError,
                              TopicPartition)
 
+from tests.conftest import binary
 from tests.harness.ferry import write_config
 from tests.integration.test_direct_pipeline import Ferryd
 
@@ -476,6 +478,63 @@ def test_backfill_throttle(server, db, kafka, tmp_path):
     finally:
         f.kill()
         t.close()
+
+def test_snapshot_on_request(server, db, kafka, tmp_path):
+    """`ferryctl snapshot T` on the source role: the request row in
+    ferry.signal ends the epoch at its commit, the checkpoint carries the
+    table from the start, and the next epoch copies it into Kafka. A
+    row written meanwhile still arrives as a change."""
+    n = 2000
+    prefix = "s" + uuid.uuid4().hex[:6]
+    topic = f"{prefix}.{db.name}.t6"
+    kafka.create_topic(topic, PARTITIONS)
+    db.execute("CREATE TABLE t6 (id INT PRIMARY KEY, v INT)",
+               f"INSERT INTO t6 SELECT seq, seq FROM seq_1_to_{n}")
+    cfg = kafka_config(tmp_path, server, db.name, kafka, prefix, start="now")
+    f = Ferryd(cfg)
+    t = Topic(kafka.bootstrap, topic)
+    try:
+        started(f)
+        assert checkpoint_or_none(tmp_path, "t6") is None
+        r = ferryctl(cfg, "snapshot", "t6")
+        assert r.returncode == 0, r.stderr + r.stdout
+        f.wait_log(r"backfill of \S+t6 requested: starting it")
+        # a second epoch, planned from the checkpoint
+        f.wait_log(r"kafka source epoch starts gtid=\S+ backfill=yes")
+        db.execute(f"INSERT INTO t6 VALUES ({n + 1}, 7)")
+        # (the new row may be read by the copy too, after its change)
+        ok = t.wait(lambda msgs: {v["after"]["id"] for *_, v in msgs
+                                  if v["op"] == "r"} >= set(range(1, n + 1))
+                    and any(v["op"] == "c" and v["after"]["id"] == n + 1
+                            for *_, v in msgs), timeout=40)
+        assert ok, (len(t.msgs), "".join(f.log[-20:]))
+        assert all(v["source"]["snapshot"] in ("true", True)
+                   for *_, v in t.msgs if v["op"] == "r"), t.msgs[:2]
+        deadline = time.monotonic() + 10
+        while checkpoint_or_none(tmp_path, "t6") != "done":
+            assert time.monotonic() < deadline, checkpoint(tmp_path)
+            time.sleep(0.2)
+        # a table [source] tables does not select is refused by name
+        r = ferryctl(cfg, "snapshot", "x6")
+        assert r.returncode != 0 and "not one [source] tables selects" in \
+            (r.stderr + r.stdout), r
+        assert f.stop() == 0, "".join(f.log[-20:])
+    finally:
+        f.kill()
+        t.close()
+
+
+def checkpoint_or_none(tmp_path, table):
+    try:
+        return checkpoint(tmp_path)["snapshot"].get(table)
+    except FileNotFoundError:
+        return None
+
+
+def ferryctl(cfg, *args, timeout=60):
+    return subprocess.run([binary("ferryctl"), "-c", cfg, *args],
+                          capture_output=True, text=True, timeout=timeout)
+
 
 # -- messages the cluster never took: restart from the checkpoint -------
 def test_delivery_timeout_restarts_from_checkpoint(server, db, kafka,
