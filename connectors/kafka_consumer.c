@@ -21,6 +21,7 @@ struct kafka_consumer {
         kafka_consumer_assign_fn *on_assign;
         kafka_consumer_revoke_fn *on_revoke;
         void *opaque;
+        bool paused; /* kafka_consumer_set_paused */
         /* The first error a callback hit, returned by the next poll. */
         int err_rc;
         char err[1024];
@@ -131,6 +132,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         return;
                 }
                 rd_kafka_resp_err_t aerr = rd_kafka_assign(rk, parts);
+                if (!aerr && kc->paused)
+                        aerr = rd_kafka_pause_partitions(rk, parts);
                 if (aerr) {
                         snprintf(why, sizeof(why), "assign: %s",
                                  rd_kafka_err2str(aerr));
@@ -149,6 +152,26 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 set_error(kc, FERRY_ERR_RETRY, why);
         }
         rd_kafka_assign(rk, NULL);
+}
+
+int kafka_consumer_set_paused(struct kafka_consumer *kc, bool paused,
+                              char *errstr, size_t errstr_size)
+{
+        kc->paused = paused;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_resp_err_t err = rd_kafka_assignment(kc->rk, &parts);
+        if (!err && parts->cnt)
+                err = paused ? rd_kafka_pause_partitions(kc->rk, parts)
+                             : rd_kafka_resume_partitions(kc->rk, parts);
+        if (parts)
+                rd_kafka_topic_partition_list_destroy(parts);
+        if (err) {
+                snprintf(errstr, errstr_size, "kafka: %s partitions: %s",
+                         paused ? "pausing" : "resuming",
+                         rd_kafka_err2str(err));
+                return FERRY_ERR_RETRY;
+        }
+        return 0;
 }
 
 static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v,

@@ -111,6 +111,16 @@ int kafka_consumer_seek(struct kafka_consumer *kc,
                         const rd_kafka_topic_partition_list_t *parts,
                         char *errstr, size_t errstr_size) FERRY_WUR;
 
+/**
+ * @brief Stops fetching from every assigned partition (paused) or goes
+ *        on. The consumer stays in its group (polls keep serving
+ *        rebalances), and partitions assigned later start paused too.
+ *        Fetching resumes after the last message returned.
+ * @returns 0 or FERRY_ERR_RETRY (errstr set)
+ */
+int kafka_consumer_set_paused(struct kafka_consumer *kc, bool paused,
+                              char *errstr, size_t errstr_size) FERRY_WUR;
+
 /* @brief Records offsets (next to read) in Kafka, asynchronously: for
  * lag tooling only, never read back by ferry. Errors are logged. */
 void kafka_consumer_commit_async(struct kafka_consumer *kc,

@@ -26,7 +26,9 @@ const char *service_state(struct service *s)
         if (s->cut_over)
                 return "cut_over";
         if (!s->pipe)
-                return s->ops->finished(s->flow) ? "error" : "streaming";
+                return s->ops->finished(s->flow) ? "error"
+                       : s->ops->paused(s->flow) ? "paused"
+                                                 : "streaming";
         json_t *st = pipeline_status(s->pipe);
         static char state[32];
         snprintf(state, sizeof(state), "%s",
@@ -104,27 +106,35 @@ static void verb_status(void *opaque, struct control_req *req, json_t *args)
         control_req_ok(req, st);
 }
 
+/* The direct pipeline's source waits while its queue is full; a Kafka
+ * sink stops fetching and its messages wait in Kafka. */
+static void set_paused(struct service *s, struct control_req *req, bool on)
+{
+        char err[256];
+        if (s->ops->set_paused(s->flow, on, err, sizeof(err))) {
+                control_req_fail(req, "%s", err);
+                return;
+        }
+        if (on)
+                log_info("sink paused by ferryctl: %s",
+                         s->pipe ? "changes queue up (bounded) and the "
+                                   "source waits"
+                                 : "messages wait in Kafka");
+        else
+                log_info("sink resumed by ferryctl");
+        control_req_ok(req, json_pack("{s:s}", "state", service_state(s)));
+}
+
 static void verb_pause(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!direct_only(opaque, req))
-                return;
-        struct service *s = opaque;
         (void)args;
-        pipeline_set_paused(s->pipe, true);
-        log_info("sink paused by ferryctl: changes queue up (bounded) and "
-                 "the source waits");
-        control_req_ok(req, json_pack("{s:s}", "state", "paused"));
+        set_paused(opaque, req, true);
 }
 
 static void verb_resume(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!direct_only(opaque, req))
-                return;
-        struct service *s = opaque;
         (void)args;
-        pipeline_set_paused(s->pipe, false);
-        log_info("sink resumed by ferryctl");
-        control_req_ok(req, json_pack("{s:s}", "state", service_state(s)));
+        set_paused(opaque, req, false);
 }
 
 /* Backfill requests go through ferry.signal, so they take effect at a

@@ -60,10 +60,23 @@ static bool direct_cut_over(void *f)
         return pipeline_cut_over(f);
 }
 
+static int direct_set_paused(void *f, bool on, char *errstr, size_t errstr_size)
+{
+        (void)errstr;
+        (void)errstr_size;
+        pipeline_set_paused(f, on);
+        return 0;
+}
+static bool direct_paused(void *f)
+{
+        return pipeline_paused(f);
+}
+
 const struct flow_ops flow_direct = {
         "direct pipeline", direct_start,   direct_request_stop,
         direct_finished,   direct_free,    direct_ready,
         direct_lags,       direct_cutover, direct_cut_over,
+        direct_set_paused, direct_paused,
 };
 
 static int ksrc_start(const struct cfg *cfg, struct metrics *reg, void **out,
@@ -108,9 +121,26 @@ static bool ksrc_cut_over(void *f)
         return kafka_source_cut_over(f);
 }
 
+/* The source never waits for its sinks: there is nothing to pause. */
+static int ksrc_set_paused(void *f, bool on, char *errstr, size_t errstr_size)
+{
+        (void)f;
+        (void)on;
+        snprintf(errstr, errstr_size,
+                 "this ferryd is a kafka source: pause and resume the "
+                 "ferryd with role = sink (or all)");
+        return FERRY_ERR_CONFIG;
+}
+static bool ksrc_paused(void *f)
+{
+        (void)f;
+        return false;
+}
+
 static const struct flow_ops flow_kafka_source = {
-        "kafka source", ksrc_start, ksrc_request_stop, ksrc_finished, ksrc_free,
-        ksrc_ready,     ksrc_lags,  ksrc_cutover,      ksrc_cut_over,
+        "kafka source", ksrc_start,      ksrc_request_stop, ksrc_finished,
+        ksrc_free,      ksrc_ready,      ksrc_lags,         ksrc_cutover,
+        ksrc_cut_over,  ksrc_set_paused, ksrc_paused,
 };
 
 static int ksink_start(const struct cfg *cfg, struct metrics *reg, void **out,
@@ -163,10 +193,22 @@ static bool ksink_cut_over(void *f)
         return false;
 }
 
+static int ksink_set_paused(void *f, bool on, char *errstr, size_t errstr_size)
+{
+        (void)errstr;
+        (void)errstr_size;
+        kafka_sink_set_paused(f, on);
+        return 0;
+}
+static bool ksink_paused(void *f)
+{
+        return kafka_sink_paused(f);
+}
+
 static const struct flow_ops flow_kafka_sink = {
-        "kafka sink",   ksink_start,   ksink_request_stop,
-        ksink_finished, ksink_free,    ksink_ready,
-        ksink_lags,     ksink_cutover, ksink_cut_over,
+        "kafka sink",   ksink_start,      ksink_request_stop, ksink_finished,
+        ksink_free,     ksink_ready,      ksink_lags,         ksink_cutover,
+        ksink_cut_over, ksink_set_paused, ksink_paused,
 };
 
 /* role = all with Kafka: both roles in one process, each with its own
@@ -259,6 +301,17 @@ static bool kall_cut_over(void *f)
         return kafka_source_cut_over(ka->src);
 }
 
+static int kall_set_paused(void *f, bool on, char *errstr, size_t errstr_size)
+{
+        struct kafka_all *ka = f;
+        return ksink_set_paused(ka->sink, on, errstr, errstr_size);
+}
+static bool kall_paused(void *f)
+{
+        struct kafka_all *ka = f;
+        return kafka_sink_paused(ka->sink);
+}
+
 static const struct flow_ops flow_kafka_all = {
         "kafka source and sink",
         kall_start,
@@ -269,6 +322,8 @@ static const struct flow_ops flow_kafka_all = {
         kall_lags,
         kall_cutover,
         kall_cut_over,
+        kall_set_paused,
+        kall_paused,
 };
 
 const struct flow_ops *flow_for(const struct cfg *cfg, char *errstr,

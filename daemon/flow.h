@@ -30,6 +30,12 @@ struct flow_ops {
         /* @returns true once the stream ended at a cutover: the daemon
          * stays up, in state cut_over. */
         bool (*cut_over)(void *flow);
+        /* ferryctl pause / resume: the sink applies nothing new, or goes
+         * on. @returns 0, or FERRY_ERR_CONFIG with one line saying why
+         * not (a flow without a sink). */
+        int (*set_paused)(void *flow, bool paused, char *errstr,
+                          size_t errstr_size);
+        bool (*paused)(void *flow);
 };
 
 extern const struct flow_ops flow_direct;

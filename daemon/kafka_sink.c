@@ -121,6 +121,7 @@ int kafka_sink_start(const struct cfg *cfg, struct metrics *reg,
         sh->map = map;
         sh->reg = reg;
         atomic_init(&sh->stop, false);
+        atomic_init(&sh->paused, false);
         kafka_sink_pipeline_name(cfg, sh->pipeline, sizeof(sh->pipeline));
         regex_escape(cfg->kafka.topic_prefix, prefix, sizeof(prefix));
         regex_escape(cfg->source.db.database, db, sizeof(db));
@@ -152,6 +153,16 @@ int kafka_sink_start(const struct cfg *cfg, struct metrics *reg,
 void kafka_sink_request_stop(struct kafka_sink *ks)
 {
         atomic_store(&ks->sh.stop, true);
+}
+
+void kafka_sink_set_paused(struct kafka_sink *ks, bool paused)
+{
+        atomic_store(&ks->sh.paused, paused);
+}
+
+bool kafka_sink_paused(struct kafka_sink *ks)
+{
+        return atomic_load(&ks->sh.paused);
 }
 
 bool kafka_sink_finished(struct kafka_sink *ks)

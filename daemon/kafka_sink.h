@@ -28,6 +28,11 @@ int kafka_sink_start(const struct cfg *cfg, struct metrics *reg,
 /* @brief Asks every worker to commit what it applied and leave the group. */
 void kafka_sink_request_stop(struct kafka_sink *ks);
 
+/* @brief Every worker commits what it applied and stops fetching (true),
+ * or goes on; they stay in the group, and messages wait in Kafka. */
+void kafka_sink_set_paused(struct kafka_sink *ks, bool paused);
+bool kafka_sink_paused(struct kafka_sink *ks);
+
 /* @returns true once every worker has ended (on request or error). */
 bool kafka_sink_finished(struct kafka_sink *ks);
 

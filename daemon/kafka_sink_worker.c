@@ -66,6 +66,7 @@ struct sink_worker {
 
         struct mariadb_sink *sink;
         struct kafka_consumer *kc;
+        bool kc_paused; /* what kc was last told (sh->paused follows) */
         struct kafka_dlq *dlq;
         bool abandon; /* the target connection is broken: never commit */
 
@@ -494,11 +495,10 @@ static void advance(struct sink_worker *w, struct part_state *ps,
 /* The target rejected a value somewhere in the batch. With on_error =
  * dead_letter, replay it from the stored offsets one message per
  * transaction, so the one it rejects can be diverted; else fail. */
-/* Rolls the batch back and reads its partitions again from the stored
- * offsets, staying in the group (a rejoin would cost a rebalance). */
-static int replay_in_place(struct sink_worker *w, char *err, size_t errsz)
+/* Reads every assigned partition again from its offset stored beside
+ * the rows, staying in the group (a rejoin would cost a rebalance). */
+static int seek_stored(struct sink_worker *w, char *err, size_t errsz)
 {
-        batch_rollback(w);
         rd_kafka_topic_partition_list_t *l =
                 rd_kafka_topic_partition_list_new((int)w->nparts + 1);
         for (size_t i = 0; i < w->nparts; i++)
@@ -510,6 +510,13 @@ static int replay_in_place(struct sink_worker *w, char *err, size_t errsz)
         int rc = l->cnt ? kafka_consumer_seek(w->kc, l, err, errsz) : 0;
         rd_kafka_topic_partition_list_destroy(l);
         return rc;
+}
+
+/* Rolls the batch back and replays it from the stored offsets. */
+static int replay_in_place(struct sink_worker *w, char *err, size_t errsz)
+{
+        batch_rollback(w);
+        return seek_stored(w, err, errsz);
 }
 
 /* The target refused part of the batch: a unique-key conflict, a
@@ -680,6 +687,24 @@ static int worker_loop(struct sink_worker *w, char *err, size_t errsz)
                         rc = batch_commit(w, err, errsz);
                         return rc ? rc : FERRY_ERR_STOP;
                 }
+                bool pause = atomic_load(&w->sh->paused);
+                if (pause != w->kc_paused) {
+                        /* What was applied stays: commit it first. */
+                        if ((rc = batch_commit(w, err, errsz)) &&
+                            (rc = data_error(w, rc, err, errsz)))
+                                return rc;
+                        /* Resume where ferry.offsets says, not where
+                         * librdkafka thinks: its resume position has had
+                         * bugs (a partition paused before it returned a
+                         * message fell back on auto.offset.reset). */
+                        if ((!pause && (rc = seek_stored(w, err, errsz))) ||
+                            (rc = kafka_consumer_set_paused(w->kc, pause, err,
+                                                            errsz)))
+                                return rc;
+                        w->kc_paused = pause;
+                        log_info("kafka sink worker=%d %s", w->id,
+                                 pause ? "paused" : "resumed");
+                }
                 rd_kafka_message_t *m;
                 if ((rc = kafka_consumer_poll(w->kc, POLL_MS, &m, err,
                                               errsz))) {
@@ -739,6 +764,7 @@ static int run_epoch(struct sink_worker *w, char *err, size_t errsz)
                         .opaque = w,
                 };
                 rc = kafka_consumer_new(&kcc, &w->kc, err, errsz);
+                w->kc_paused = false; /* the loop pauses it if asked */
         }
         if (!rc) {
                 log_info("kafka sink worker=%d joining group=%s topics=%s",

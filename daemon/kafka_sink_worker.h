@@ -27,6 +27,7 @@ struct kafka_sink_shared {
         const struct mapping *map;
         struct metrics *reg; /* may be NULL */
         atomic_bool stop;    /* drain: commit what is applied, then end */
+        atomic_bool paused;  /* ferryctl pause: apply nothing new */
         char pipeline[256];  /* "kafka:<group>" */
         char topic_regex[1024];
         char dlq_topic[300];

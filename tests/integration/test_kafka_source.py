@@ -514,6 +514,9 @@ def test_snapshot_on_request(server, db, kafka, tmp_path):
         while checkpoint_or_none(tmp_path, "t6") != "done":
             assert time.monotonic() < deadline, checkpoint(tmp_path)
             time.sleep(0.2)
+        # the source role has nothing to pause
+        r = ferryctl(cfg, "pause")
+        assert r.returncode != 0 and "kafka source" in r.stderr + r.stdout, r
         # a table [source] tables does not select is refused by name
         r = ferryctl(cfg, "snapshot", "x6")
         assert r.returncode != 0 and "not one [source] tables selects" in \
