@@ -193,8 +193,6 @@ static void verb_snapshot(void *opaque, struct control_req *req, json_t *args)
 
 static void verb_verify(void *opaque, struct control_req *req, json_t *args)
 {
-        if (!direct_only(opaque, req))
-                return;
         struct service *s = opaque;
         if (s->verify || s->cutover) {
                 control_req_fail(req, "a %s is already running",
@@ -206,7 +204,22 @@ static void verb_verify(void *opaque, struct control_req *req, json_t *args)
                 control_req_fail(req, "\"table\" must be a string");
                 return;
         }
-        s->verify = verify_job_start(s->cfg, s->pipe, json_string_value(t));
+        /* Through the flow the cutover drives: its mapping, and barriers
+         * that pass once its sinks, here or elsewhere, applied them. */
+        const struct cutover_ops *ops;
+        void *flow;
+        char err[1024];
+        if (!s->pipe && s->cfg->daemon.role == CFG_ROLE_SINK) {
+                control_req_fail(req, "this ferryd is a kafka sink: run "
+                                      "ferryctl verify against the ferryd "
+                                      "with role = source (or all)");
+                return;
+        }
+        if (s->ops->cutover(s->flow, s->cfg, &ops, &flow, err, sizeof(err))) {
+                control_req_fail(req, "%s", err);
+                return;
+        }
+        s->verify = verify_job_start(s->cfg, ops, flow, json_string_value(t));
         s->verify_req = req;
 }
 

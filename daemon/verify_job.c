@@ -20,7 +20,8 @@
 
 struct verify_job {
         const struct cfg *cfg;
-        struct pipeline *p;
+        const struct cutover_ops *ops;
+        void *flow;
         char *table;
         pthread_t thread;
         atomic_bool finished;
@@ -39,9 +40,9 @@ static json_t *run(struct verify_job *j)
         if (db_connect(&src, &s, 600, err, sizeof(err)) ||
             db_connect(&dst, &d, 600, err, sizeof(err)) ||
             signal_table_ensure(src, err, sizeof(err)) ||
-            verify_settled(cfg, pipeline_mapping(j->p), src, dst, j->table,
-                           RECHECKS, SETTLE_MS, NULL, NULL, NULL, &out, err,
-                           sizeof(err)))
+            verify_settled(cfg, j->ops->mapping(j->flow), src, dst, j->table,
+                           RECHECKS, SETTLE_MS, j->ops->barrier, j->flow, NULL,
+                           &out, err, sizeof(err)))
                 out = json_pack("{s:b, s:s}", "clean", 0, "error", err);
         mysql_close(src);
         mysql_close(dst);
@@ -66,12 +67,14 @@ static void *job_main(void *arg)
         return NULL;
 }
 
-struct verify_job *verify_job_start(const struct cfg *cfg, struct pipeline *p,
+struct verify_job *verify_job_start(const struct cfg *cfg,
+                                    const struct cutover_ops *ops, void *flow,
                                     const char *table)
 {
         struct verify_job *j = xcalloc(1, sizeof(*j));
         j->cfg = cfg;
-        j->p = p;
+        j->ops = ops;
+        j->flow = flow;
         j->table = table ? xstrdup(table) : NULL;
         pthread_create(&j->thread, NULL, job_main, j);
         return j;
@@ -92,6 +95,7 @@ void verify_job_free(struct verify_job *j)
         if (!j)
                 return;
         pthread_join(j->thread, NULL);
+        j->ops->release(j->flow);
         json_decref(j->result);
         free(j->table);
         free(j);

@@ -7,15 +7,21 @@
 #define FERRY_VERIFY_JOB_H
 
 #include "daemon/config.h"
-#include "daemon/pipeline.h"
+#include "daemon/cutover.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 
 struct verify_job;
 
-/* @param table  one source table, or NULL for every mapped one */
-struct verify_job *verify_job_start(const struct cfg *cfg, struct pipeline *p,
+/**
+ * @param ops, flow  the flow's cutover ops (cutover_flows.h), for its
+ *                   mapping and barriers; the job owns flow and calls
+ *                   ops->release(flow) when freed
+ * @param table  one source table, or NULL for every mapped one
+ */
+struct verify_job *verify_job_start(const struct cfg *cfg,
+                                    const struct cutover_ops *ops, void *flow,
                                     const char *table);
 bool verify_job_finished(struct verify_job *j);
 /* @returns {"clean", "seconds", "tables": [...]} or {"error": ...}; a new

@@ -174,6 +174,28 @@ def test_source_and_sink_processes_dry_run(server, dbs, kafka, tmp_path):
         insert_users(server, src, 2000, 10)
         assert converge(server, src, dst, timeout=60) == []
         assert status(cs)["state"] == "streaming"
+        # ferryctl verify on the source role, its barriers passing
+        # through the other process's sink workers.
+        r = ferryctl(cs, "verify", timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "verify clean" in r.stdout
+        server.execute_root(
+            "INSERT INTO users_clerkuser (id, clerk_id, email, first_name,"
+            " last_name, image_url, is_admin, metadata, created_at,"
+            " updated_at) SELECT 900000001, 'planted', 'planted@x.org',"
+            " first_name, last_name, image_url, is_admin, metadata,"
+            " created_at, updated_at FROM users_clerkuser WHERE id = 3",
+            db=dst)
+        r = ferryctl(cs, "verify", "--json", timeout=120)
+        assert r.returncode == 1, r.stdout + r.stderr
+        rep = json.loads(r.stdout)
+        keys = [k for t in rep["tables"] for k in t["differing_keys"]]
+        assert keys == [{"id": 900000001}], rep
+        r = ferryctl(ck, "verify")
+        assert r.returncode == 1 and "this ferryd is a kafka sink" in \
+            r.stderr, r.stderr
+        server.execute_root("DELETE FROM users_clerkuser WHERE id = 900000001",
+                            db=dst)
         assert fs.stop() == 0 and fk.stop() == 0
         # Without a [sink] target the source role streams, and a cutover
         # refuses with one line saying what to add.
