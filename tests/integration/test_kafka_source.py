@@ -100,6 +100,16 @@ def connect(server, db):
                            charset="utf8mb4", autocommit=True)
 
 
+def seq_table(db, kafka, prefix, name, n):
+    """Table name with ids and values 1..n, and its topic; returns the
+    topic's name."""
+    topic = f"{prefix}.{db.name}.{name}"
+    kafka.create_topic(topic, PARTITIONS)
+    db.execute(f"CREATE TABLE {name} (id INT PRIMARY KEY, v INT)",
+               f"INSERT INTO {name} SELECT seq, seq FROM seq_1_to_{n}")
+    return topic
+
+
 def started(f):
     f.wait_log(r"binlog source connected")
 
@@ -393,10 +403,7 @@ def test_broker_outage_pauses_and_recovers(server, db, kafka, tmp_path,
 def test_backfill_resumes_from_checkpoint(server, db, kafka, tmp_path):
     n = 30000
     prefix = "f" + uuid.uuid4().hex[:6]
-    topic = f"{prefix}.{db.name}.t3"
-    kafka.create_topic(topic, PARTITIONS)
-    db.execute("CREATE TABLE t3 (id INT PRIMARY KEY, v INT)",
-               f"INSERT INTO t3 SELECT seq, seq FROM seq_1_to_{n}")
+    topic = seq_table(db, kafka, prefix, "t3", n)
     # Slow acknowledgements make the backfill last long enough to be
     # killed half way.
     kafka.command("rtt all 50")
@@ -452,10 +459,7 @@ def test_backfill_throttle(server, db, kafka, tmp_path):
     too (the Kafka source used to ignore it and copy at full speed)."""
     n = 8000
     prefix = "b" + uuid.uuid4().hex[:6]
-    topic = f"{prefix}.{db.name}.t4"
-    kafka.create_topic(topic, PARTITIONS)
-    db.execute("CREATE TABLE t4 (id INT PRIMARY KEY, v INT)",
-               f"INSERT INTO t4 SELECT seq, seq FROM seq_1_to_{n}")
+    topic = seq_table(db, kafka, prefix, "t4", n)
     cfg = kafka_config(tmp_path, server, db.name, kafka, prefix,
                        start="snapshot")
     text = open(cfg).read().replace(
@@ -486,10 +490,7 @@ def test_snapshot_on_request(server, db, kafka, tmp_path):
     row written meanwhile still arrives as a change."""
     n = 2000
     prefix = "s" + uuid.uuid4().hex[:6]
-    topic = f"{prefix}.{db.name}.t6"
-    kafka.create_topic(topic, PARTITIONS)
-    db.execute("CREATE TABLE t6 (id INT PRIMARY KEY, v INT)",
-               f"INSERT INTO t6 SELECT seq, seq FROM seq_1_to_{n}")
+    topic = seq_table(db, kafka, prefix, "t6", n)
     cfg = kafka_config(tmp_path, server, db.name, kafka, prefix, start="now")
     f = Ferryd(cfg)
     t = Topic(kafka.bootstrap, topic)
