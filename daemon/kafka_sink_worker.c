@@ -492,9 +492,6 @@ static void advance(struct sink_worker *w, struct part_state *ps,
         w->dirty = true;
 }
 
-/* The target rejected a value somewhere in the batch. With on_error =
- * dead_letter, replay it from the stored offsets one message per
- * transaction, so the one it rejects can be diverted; else fail. */
 /* Reads every assigned partition again from its offset stored beside
  * the rows, staying in the group (a rejoin would cost a rebalance). */
 static int seek_stored(struct sink_worker *w, char *err, size_t errsz)
